@@ -1,0 +1,92 @@
+/**
+ * Every setting Tickler reads from its environment, parsed once and checked at start-up, so a
+ * misconfiguration stops the process with a clear message instead of surfacing later.
+ * The README's configuration table lists the same variables.
+ */
+import path from 'node:path';
+
+/** The secret `npm run token` signs with; a production server refuses to start with it. */
+export const DEVELOPMENT_JWT_SECRET = 'tickler-development-secret-do-not-use-in-production';
+
+export interface Config {
+  /** `production` turns on the checks that protect a real deployment. */
+  nodeEnv: string;
+  port: number;
+  host: string;
+  /** A PostgreSQL URL; when absent Tickler starts an embedded PostgreSQL in `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Where the embedded PostgreSQL keeps its data between restarts. */
+  dataDir: string;
+  embeddedPostgresPort: number;
+  jwt: {
+    /** HS256 shared secret; undefined when only JWKS-signed tokens are accepted. */
+    secret: string | undefined;
+    /** Optional JWKS endpoint of an identity provider, for RS256/ES256 tokens. */
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+  };
+  /** Apply pending migrations when the server starts. */
+  migrateOnStart: boolean;
+  /** Seconds to wait for in-flight requests on SIGTERM before closing connections anyway. */
+  shutdownGraceSeconds: number;
+}
+
+export class ConfigError extends Error {}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const configuredSecret = optional(env, 'JWT_SECRET');
+  const jwksUrl = optional(env, 'JWT_JWKS_URL');
+  const production = nodeEnv === 'production';
+  if (production && configuredSecret === DEVELOPMENT_JWT_SECRET) {
+    throw new ConfigError('NODE_ENV=production with the development JWT_SECRET: refusing to start');
+  }
+  if (production && configuredSecret === undefined && jwksUrl === undefined) {
+    throw new ConfigError('NODE_ENV=production needs JWT_SECRET or JWT_JWKS_URL: refusing to start with the development secret');
+  }
+  if (configuredSecret !== undefined && configuredSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 characters long');
+  }
+  // Outside production the development secret is accepted so `npm run token` works out of the box.
+  const secret = configuredSecret ?? (production ? undefined : DEVELOPMENT_JWT_SECRET);
+  return {
+    nodeEnv,
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST ?? '0.0.0.0',
+    databaseUrl: optional(env, 'DATABASE_URL'),
+    dataDir: path.resolve(env.TICKLER_DATA_DIR ?? '.tickler'),
+    embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
+    jwt: {
+      secret,
+      jwksUrl,
+      issuer: optional(env, 'JWT_ISSUER'),
+      audience: optional(env, 'JWT_AUDIENCE'),
+    },
+    migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
+    shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+  };
+}

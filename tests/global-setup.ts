@@ -1,0 +1,57 @@
+/**
+ * Gives the test run one freshly created, migrated database on a real PostgreSQL server: the
+ * server at DATABASE_URL when it is set, otherwise an embedded PostgreSQL started here, so
+ * `npm test` passes on a machine with nothing but Node. The database is dropped afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.js';
+import { migrate } from '../src/db/migrate.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** URL of the migrated test database. */
+    databaseUrl: string;
+    /** URL of the server's `postgres` database, for tests that create scratch databases. */
+    adminUrl: string;
+  }
+}
+
+function withDatabase(url: string, name: string): string {
+  const next = new URL(url);
+  next.pathname = `/${name}`;
+  return next.toString();
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  let embedded: EmbeddedDatabase | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'tickler-test-pg-'));
+    const port = 55000 + Math.floor(Math.random() * 5000);
+    embedded = await startEmbeddedPostgres({ dataDir, port, persistent: false });
+    serverUrl = embedded.url;
+  }
+  const adminUrl = withDatabase(serverUrl, 'postgres');
+  const name = `tickler_test_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const databaseUrl = withDatabase(serverUrl, name);
+  await migrate(databaseUrl);
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('adminUrl', adminUrl);
+
+  return async () => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await client.end();
+    await embedded?.stop();
+  };
+}
