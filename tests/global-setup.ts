@@ -4,7 +4,7 @@
  * `npm test` passes on a machine with nothing but Node. The database is dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -32,6 +32,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'tickler-test-pg-'));
+    // mkdtemp makes the folder private; as root, PostgreSQL runs as the postgres user and must enter it.
+    await chmod(dataDir, 0o755);
     const port = 55000 + Math.floor(Math.random() * 5000);
     embedded = await startEmbeddedPostgres({ dataDir, port, persistent: false });
     serverUrl = embedded.url;

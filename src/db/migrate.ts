@@ -46,6 +46,16 @@ export function checksumOf(contents: Buffer | string): string {
   return createHash('sha256').update(contents).digest('hex');
 }
 
+/**
+ * Whether an applied checksum matches the file on disk. Like Prisma, a file whose only change is
+ * its line endings (a Windows checkout with autocrlf) still matches.
+ */
+function sameChecksum(applied: string, migration: MigrationFile): boolean {
+  if (applied === migration.checksum) return true;
+  const lf = migration.sql.replace(/\r\n/g, '\n');
+  return applied === checksumOf(lf) || applied === checksumOf(lf.replace(/\n/g, '\r\n'));
+}
+
 export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
@@ -85,14 +95,17 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
           `(prisma migrate resolve --rolled-back ${failed.migration_name}) before migrating again`,
       );
     }
+    // A migration marked rolled back (`prisma migrate resolve --rolled-back`) is applied again, as Prisma does.
     const finished = new Map(
-      rows.filter((row) => row.finished_at !== null).map((row) => [row.migration_name, row.checksum]),
+      rows
+        .filter((row) => row.finished_at !== null && row.rolled_back_at === null)
+        .map((row) => [row.migration_name, row.checksum]),
     );
     const result: MigrationResult = { applied: [], alreadyApplied: [] };
     for (const migration of migrations) {
       const appliedChecksum = finished.get(migration.name);
       if (appliedChecksum !== undefined) {
-        if (appliedChecksum !== migration.checksum) {
+        if (!sameChecksum(appliedChecksum, migration)) {
           throw new MigrationError(
             `migration ${migration.name} was edited after it was applied (checksum ${appliedChecksum} in the database, ${migration.checksum} on disk)`,
           );
@@ -131,13 +144,16 @@ async function applyOne(client: pg.Client, migration: MigrationFile): Promise<vo
     );
     await client.query('COMMIT');
   } catch (error) {
-    await client.query('ROLLBACK');
+    // If even the rollback fails the connection is gone; the original error is the one worth reporting.
+    await client.query('ROLLBACK').catch(() => undefined);
     const message = error instanceof Error ? error.message : String(error);
-    await client.query(
-      `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, logs, started_at, applied_steps_count)
-       VALUES ($1, $2, $3, $4, now(), 0)`,
-      [id, migration.checksum, migration.name, `${migration.name} failed: ${message}`],
-    );
+    await client
+      .query(
+        `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, logs, started_at, applied_steps_count)
+         VALUES ($1, $2, $3, $4, now(), 0)`,
+        [id, migration.checksum, migration.name, `${migration.name} failed: ${message}`],
+      )
+      .catch(() => undefined);
     throw new MigrationError(`migration ${migration.name} failed: ${message}`);
   }
 }

@@ -66,8 +66,10 @@ CREATE UNIQUE INDEX "users_subject_key" ON "users"("subject");
 -- CreateIndex
 CREATE INDEX "tasks_owner_id_deadline_id_idx" ON "tasks"("owner_id", "deadline", "id");
 
--- CreateIndex
-CREATE UNIQUE INDEX "reminders_task_id_trigger_at_key" ON "reminders"("task_id", "trigger_at");
+-- One reminder per task and moment: duplicates are impossible, however requests race. Deferred to
+-- the end of each statement (Prisma would emit a plain unique index) so that moving a deadline can
+-- shift several relative reminders in one UPDATE without tripping over each other's old times.
+ALTER TABLE "reminders" ADD CONSTRAINT "reminders_task_id_trigger_at_key" UNIQUE ("task_id", "trigger_at") DEFERRABLE INITIALLY IMMEDIATE;
 
 -- The dispatcher's claim query reads only pending reminders in trigger order; this index holds
 -- just those rows, so it stays small however much history accumulates.

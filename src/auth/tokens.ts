@@ -1,0 +1,76 @@
+/**
+ * Who is calling: verifies the bearer token of an HTTP request or a graphql-ws connection.
+ * HS256 tokens are checked against JWT_SECRET; RS256/ES256 tokens against the identity provider's
+ * keys at JWT_JWKS_URL, when configured. `sub` names the user; `exp` is required.
+ */
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { Config } from '../config.js';
+
+export interface VerifiedToken {
+  subject: string;
+  email: string | null;
+}
+
+export class AuthenticationError extends Error {}
+
+export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
+
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'];
+const MAX_SUBJECT_LENGTH = 255;
+const MAX_TOKEN_LENGTH = 8192;
+
+export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
+  const secret = jwt.secret === undefined ? undefined : new TextEncoder().encode(jwt.secret);
+  const jwks = jwt.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(jwt.jwksUrl));
+  const claims = { issuer: jwt.issuer, audience: jwt.audience, requiredClaims: ['sub', 'exp'] };
+
+  return async (token) => {
+    if (token.length > MAX_TOKEN_LENGTH) throw new AuthenticationError('token is too long');
+    let payload: JWTPayload;
+    try {
+      const { alg } = decodeProtectedHeader(token);
+      if (alg === 'HS256' && secret !== undefined) {
+        ({ payload } = await jwtVerify(token, secret, { ...claims, algorithms: ['HS256'] }));
+      } else if (alg !== undefined && ASYMMETRIC_ALGORITHMS.includes(alg) && jwks !== undefined) {
+        ({ payload } = await jwtVerify(token, jwks, { ...claims, algorithms: ASYMMETRIC_ALGORITHMS }));
+      } else {
+        throw new AuthenticationError(`tokens signed with ${alg ?? 'no algorithm'} are not accepted`);
+      }
+    } catch (error) {
+      if (error instanceof AuthenticationError) throw error;
+      if (error instanceof errors.JWTExpired) throw new AuthenticationError('token has expired');
+      if (error instanceof errors.JWTClaimValidationFailed) throw new AuthenticationError(`token claim "${error.claim}" is invalid`);
+      throw new AuthenticationError('token is invalid');
+    }
+    const subject = payload.sub;
+    if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
+      throw new AuthenticationError('token subject is invalid');
+    }
+    const email = typeof payload.email === 'string' && payload.email.length <= 320 ? payload.email : null;
+    return { subject, email };
+  };
+}
+
+/** Extracts the token from an `Authorization: Bearer <token>` value; undefined when there is none. */
+export function bearerToken(header: string | null | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match?.[1]) throw new AuthenticationError('Authorization header must be "Bearer <token>"');
+  return match[1];
+}
+
+/** Signs an HS256 token, for development (`npm run token`) and tests. */
+export async function signToken(
+  secret: string,
+  subject: string,
+  options: { expiresIn?: string | number; email?: string; issuer?: string; audience?: string } = {},
+): Promise<string> {
+  let jwt = new SignJWT(options.email ? { email: options.email } : {})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '7d');
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,73 @@
+/**
+ * The rejections a client can get from the domain. Each is a typed error in the GraphQL schema
+ * with a stable machine-readable `code`; anything else that goes wrong is an internal error and
+ * is masked before it reaches a client.
+ */
+
+export const ErrorCode = {
+  /** The thing does not exist, or belongs to someone else: the two are indistinguishable on purpose. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** Input is malformed or outside a limit (lengths, counts, ranges). */
+  VALIDATION: 'VALIDATION',
+  TOO_MANY_REMINDERS: 'TOO_MANY_REMINDERS',
+  DEADLINE_IN_PAST: 'DEADLINE_IN_PAST',
+  TRIGGER_IN_PAST: 'TRIGGER_IN_PAST',
+  TRIGGER_AFTER_DEADLINE: 'TRIGGER_AFTER_DEADLINE',
+  DUPLICATE_REMINDER: 'DUPLICATE_REMINDER',
+  /** The task is completed or cancelled and can no longer change. */
+  TASK_NOT_ACTIVE: 'TASK_NOT_ACTIVE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = ErrorCode.NOT_FOUND;
+  constructor(readonly kind: 'Task' | 'Reminder') {
+    super(`${kind} not found`);
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(
+    message: string,
+    /** Path of the offending input field, e.g. `reminders.2.at`. */
+    readonly field: string | null = null,
+    readonly code: typeof ErrorCode.VALIDATION | typeof ErrorCode.TOO_MANY_REMINDERS = ErrorCode.VALIDATION,
+  ) {
+    super(message);
+  }
+}
+
+/** A time that cannot work: a deadline in the past, or a reminder that could never be useful. */
+export class ScheduleError extends DomainError {
+  constructor(
+    readonly code: typeof ErrorCode.DEADLINE_IN_PAST | typeof ErrorCode.TRIGGER_IN_PAST | typeof ErrorCode.TRIGGER_AFTER_DEADLINE,
+    message: string,
+    readonly field: string | null = null,
+    /** The existing reminder that the change would break, when there is one. */
+    readonly reminderId: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export class DuplicateReminderError extends DomainError {
+  readonly code = ErrorCode.DUPLICATE_REMINDER;
+  constructor(readonly triggerAt: Date | null) {
+    super(
+      triggerAt
+        ? `the task already has a reminder at ${triggerAt.toISOString()}`
+        : 'the task already has a reminder at that time',
+    );
+  }
+}
+
+export class TaskNotActiveError extends DomainError {
+  readonly code = ErrorCode.TASK_NOT_ACTIVE;
+  constructor(readonly status: 'COMPLETED' | 'CANCELED') {
+    super(`the task is ${status.toLowerCase()} and can no longer be changed`);
+  }
+}

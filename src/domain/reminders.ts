@@ -1,0 +1,73 @@
+/** Adding and removing a task's reminders, each in one transaction under the task's lock. */
+import type { Database } from '../db/client.js';
+import type { Reminder } from '../generated/prisma/client.js';
+import { DuplicateReminderError, ErrorCode, NotFoundError, TaskNotActiveError, ValidationError } from './errors.js';
+import { isUuid, lockOwnedTask, ownedReminders } from './ownership.js';
+import { isUniqueViolation } from './prisma-errors.js';
+import type { Viewer } from './types.js';
+import { LIMITS, checkTrigger, parseOrThrow, reminderSpecSchema, toReminderSpec, triggerTimeOf } from './validation.js';
+
+const REMINDER_UNIQUE_CONSTRAINT = 'reminders_task_id_trigger_at_key';
+
+/**
+ * Runs `work`, turning a violation of UNIQUE(task_id, trigger_at) into the client's
+ * DUPLICATE_REMINDER, whichever statement raised it. Changes to one task run under its row lock,
+ * so the second of two identical requests meets the first's committed row: one row, and a clear
+ * answer for the loser.
+ */
+export async function rejectingDuplicateReminders<T>(work: () => Promise<T>, triggerAt: () => Date | null = () => null): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isUniqueViolation(error, REMINDER_UNIQUE_CONSTRAINT)) throw new DuplicateReminderError(triggerAt());
+    throw error;
+  }
+}
+
+export async function addReminder(
+  db: Database,
+  viewer: Viewer,
+  taskId: string,
+  input: { at?: Date | null; secondsBeforeDeadline?: number | null },
+  now = new Date(),
+): Promise<Reminder> {
+  const spec = toReminderSpec(parseOrThrow(reminderSpecSchema, input, 'reminder'));
+  let triggerAt: Date | null = null;
+  return rejectingDuplicateReminders(
+    () =>
+      db.$transaction(async (tx) => {
+        const task = await lockOwnedTask(tx, viewer, taskId);
+        if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
+        triggerAt = triggerTimeOf(spec, task.deadline);
+        checkTrigger(triggerAt, task.deadline, now, 'reminder');
+        const count = await tx.reminder.count({ where: { taskId } });
+        if (count >= LIMITS.remindersPerTask) {
+          throw new ValidationError(
+            `a task can have at most ${LIMITS.remindersPerTask} reminders`,
+            'reminder',
+            ErrorCode.TOO_MANY_REMINDERS,
+          );
+        }
+        return tx.reminder.create({
+          data: { taskId, triggerAt, offsetSeconds: spec.kind === 'relative' ? spec.secondsBeforeDeadline : null },
+        });
+      }),
+    () => triggerAt,
+  );
+}
+
+/** Removes one reminder; returns its task's id. */
+export async function removeReminder(db: Database, viewer: Viewer, reminderId: string): Promise<string> {
+  if (!isUuid(reminderId)) throw new NotFoundError('Reminder');
+  return db.$transaction(async (tx) => {
+    const reminder = await tx.reminder.findFirst({
+      where: { id: reminderId, ...ownedReminders(viewer) },
+      select: { taskId: true },
+    });
+    if (!reminder) throw new NotFoundError('Reminder');
+    await lockOwnedTask(tx, viewer, reminder.taskId);
+    const { count } = await tx.reminder.deleteMany({ where: { id: reminderId } });
+    if (count === 0) throw new NotFoundError('Reminder');
+    return reminder.taskId;
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * Changes to tasks. Each function is one transaction: it validates, locks what it changes,
+ * and either applies everything or nothing.
+ */
+import type { Database } from '../db/client.js';
+import type { Task } from '../generated/prisma/client.js';
+import { DuplicateReminderError, ErrorCode, ScheduleError, TaskNotActiveError } from './errors.js';
+import { lockOwnedTask } from './ownership.js';
+import { rejectingDuplicateReminders } from './reminders.js';
+import type { CreateTaskInput, UpdateTaskInput, Viewer } from './types.js';
+import {
+  checkDeadline,
+  checkTrigger,
+  descriptionSchema,
+  parseOrThrow,
+  reminderListSchema,
+  titleSchema,
+  toReminderSpec,
+  triggerTimeOf,
+} from './validation.js';
+
+/** Creates a task with its reminders: all of them, or, if any one is invalid, nothing. */
+export async function createTask(db: Database, viewer: Viewer, input: CreateTaskInput, now = new Date()): Promise<Task> {
+  const title = parseOrThrow(titleSchema, input.title, 'title');
+  const description = parseOrThrow(descriptionSchema, input.description, 'description');
+  checkDeadline(input.deadline, now);
+  const specs = parseOrThrow(reminderListSchema, input.reminders ?? [], 'reminders').map(toReminderSpec);
+  const seen = new Set<number>();
+  const reminders = specs.map((spec, index) => {
+    const triggerAt = triggerTimeOf(spec, input.deadline);
+    checkTrigger(triggerAt, input.deadline, now, `reminders.${index}`);
+    if (seen.has(triggerAt.getTime())) throw new DuplicateReminderError(triggerAt);
+    seen.add(triggerAt.getTime());
+    return { triggerAt, offsetSeconds: spec.kind === 'relative' ? spec.secondsBeforeDeadline : null };
+  });
+  return rejectingDuplicateReminders(() =>
+    db.$transaction((tx) =>
+      tx.task.create({
+        data: {
+          ownerId: viewer.userId,
+          title,
+          description: description ?? null,
+          deadline: input.deadline,
+          reminders: { create: reminders },
+        },
+      }),
+    ),
+  );
+}
+
+/**
+ * Changes a task's title, description or deadline. A moved deadline carries its relative
+ * reminders along; if that would put one in the past, or leave an absolute reminder after the new
+ * deadline, nothing changes and the error names the reminder.
+ */
+export async function updateTask(
+  db: Database,
+  viewer: Viewer,
+  taskId: string,
+  input: UpdateTaskInput,
+  now = new Date(),
+): Promise<Task> {
+  const title = input.title == null ? undefined : parseOrThrow(titleSchema, input.title, 'title');
+  const description = input.description === undefined ? undefined : parseOrThrow(descriptionSchema, input.description, 'description');
+  const deadline = input.deadline ?? undefined;
+  if (deadline !== undefined) checkDeadline(deadline, now);
+  return rejectingDuplicateReminders(() =>
+    db.$transaction(async (tx) => {
+      const task = await lockOwnedTask(tx, viewer, taskId);
+      if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
+      const moved = deadline !== undefined && deadline.getTime() !== task.deadline.getTime();
+      if (moved) {
+        const pending = await tx.reminder.findMany({
+          where: { taskId, status: 'PENDING' },
+          select: { id: true, triggerAt: true, offsetSeconds: true },
+          orderBy: { triggerAt: 'asc' },
+        });
+        for (const reminder of pending) {
+          if (reminder.offsetSeconds === null) {
+            if (reminder.triggerAt.getTime() > deadline.getTime()) {
+              throw new ScheduleError(
+                ErrorCode.TRIGGER_AFTER_DEADLINE,
+                `reminder at ${reminder.triggerAt.toISOString()} would be after the new deadline ${deadline.toISOString()}; remove or change it first`,
+                'deadline',
+                reminder.id,
+              );
+            }
+          } else {
+            const triggerAt = triggerTimeOf({ kind: 'relative', secondsBeforeDeadline: reminder.offsetSeconds }, deadline);
+            checkTrigger(triggerAt, deadline, now, 'deadline', reminder.id);
+          }
+        }
+      }
+      const updated = await tx.task.update({
+        where: { id: taskId },
+        data: { title, description, deadline },
+      });
+      if (moved) {
+        // One statement for all relative reminders; the unique constraint is checked at its end,
+        // so reminders shifting past each other's old times do not collide.
+        await tx.$executeRaw`
+          UPDATE reminders
+          SET trigger_at = ${deadline}::timestamptz - make_interval(secs => offset_seconds), updated_at = now()
+          WHERE task_id = ${taskId}::uuid AND status = 'PENDING' AND offset_seconds IS NOT NULL`;
+      }
+      return updated;
+    }),
+  );
+}
+
+type FinalStatus = 'COMPLETED' | 'CANCELED';
+
+/**
+ * Completes or cancels a task and, in the same transaction, cancels every reminder that has not
+ * fired, including one a dispatcher is firing right now: its claim no longer matches, so it cannot
+ * record the reminder as sent. Repeating the same call is harmless.
+ */
+async function finishTask(db: Database, viewer: Viewer, taskId: string, status: FinalStatus): Promise<Task> {
+  return db.$transaction(async (tx) => {
+    const task = await lockOwnedTask(tx, viewer, taskId);
+    if (task.status !== 'ACTIVE' && task.status !== status) throw new TaskNotActiveError(task.status);
+    if (task.status === 'ACTIVE') {
+      await tx.reminder.updateMany({
+        where: { taskId, status: { in: ['PENDING', 'PROCESSING'] } },
+        data: { status: 'CANCELED', claimedBy: null, claimedAt: null },
+      });
+    }
+    return tx.task.update({ where: { id: taskId }, data: { status } });
+  });
+}
+
+export function completeTask(db: Database, viewer: Viewer, taskId: string): Promise<Task> {
+  return finishTask(db, viewer, taskId, 'COMPLETED');
+}
+
+export function cancelTask(db: Database, viewer: Viewer, taskId: string): Promise<Task> {
+  return finishTask(db, viewer, taskId, 'CANCELED');
+}
+
+/** Deletes a task for good; the database deletes its reminders with it (ON DELETE CASCADE). */
+export async function deleteTask(db: Database, viewer: Viewer, taskId: string): Promise<string> {
+  return db.$transaction(async (tx) => {
+    await lockOwnedTask(tx, viewer, taskId);
+    await tx.task.delete({ where: { id: taskId } });
+    return taskId;
+  });
+}

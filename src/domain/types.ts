@@ -1,0 +1,43 @@
+/**
+ * Tickler's domain, in words:
+ *
+ * - **User**: a person, known by the `sub` claim of their token; created the first time they call.
+ * - **Viewer**: the user making the current request. Everything is seen through a viewer: another
+ *   user's data does not exist for them.
+ * - **Task**: something to be done by its **deadline**. ACTIVE until COMPLETED or CANCELED; only
+ *   active tasks change or fire reminders.
+ * - **Reminder**: a moment at which the task's owner is told about the task. **Absolute** reminders
+ *   have a fixed time; **relative** ones sit a fixed number of seconds before the deadline and move
+ *   with it. A task has at most one reminder per moment.
+ * - **Trigger time** (`trigger_at`): when a reminder is due. It must lie in the future and no later
+ *   than the deadline when the reminder is scheduled.
+ * - **Pending / processing / sent / failed / canceled**: a reminder's life. The dispatcher *claims*
+ *   pending reminders that are due (processing), then records them sent or failed. Cancelling or
+ *   completing a task cancels its pending reminders.
+ * - **Deep cancellation**: the task and all its not-yet-fired reminders change in one transaction.
+ */
+
+export interface Viewer {
+  userId: string;
+  subject: string;
+}
+
+export type ReminderSpec =
+  | { kind: 'absolute'; at: Date }
+  | { kind: 'relative'; secondsBeforeDeadline: number };
+
+export interface CreateTaskInput {
+  title: string;
+  description?: string | null;
+  deadline: Date;
+  reminders?: ReadonlyArray<{ at?: Date | null; secondsBeforeDeadline?: number | null }> | null;
+}
+
+export interface UpdateTaskInput {
+  /** Omitted or null: unchanged. */
+  title?: string | null;
+  /** Omitted: unchanged; null: cleared. */
+  description?: string | null;
+  /** Omitted or null: unchanged. */
+  deadline?: Date | null;
+}

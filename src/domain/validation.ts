@@ -1,0 +1,102 @@
+/**
+ * Every rule about what a client may ask for, in one place: the shapes and limits (zod schemas,
+ * also attached to the GraphQL inputs so bad input is rejected before any resolver runs) and the
+ * rules about time, which need the clock and the task's deadline.
+ */
+import { z } from 'zod';
+import { ScheduleError, ValidationError, ErrorCode } from './errors.js';
+import type { ReminderSpec } from './types.js';
+
+export const LIMITS = {
+  titleLength: 200,
+  descriptionLength: 5000,
+  remindersPerTask: 25,
+  /** A deadline further out than this is almost certainly a typo (year 20266). */
+  deadlineHorizonMs: 10 * 366 * 24 * 3600 * 1000,
+  /** The longest "remind me N seconds before" offset: the same horizon. */
+  maxSecondsBeforeDeadline: 10 * 366 * 24 * 3600,
+} as const;
+
+export const titleSchema = z
+  .string()
+  .trim()
+  .min(1, 'title must not be empty')
+  .max(LIMITS.titleLength, `title must be at most ${LIMITS.titleLength} characters`);
+
+export const descriptionSchema = z
+  .string()
+  .max(LIMITS.descriptionLength, `description must be at most ${LIMITS.descriptionLength} characters`)
+  .nullish();
+
+export const reminderSpecSchema = z
+  .object({
+    at: z.date().nullish(),
+    secondsBeforeDeadline: z
+      .number()
+      .int()
+      .min(0, 'secondsBeforeDeadline must not be negative')
+      .max(LIMITS.maxSecondsBeforeDeadline, `secondsBeforeDeadline must be at most ${LIMITS.maxSecondsBeforeDeadline}`)
+      .nullish(),
+  })
+  .refine((spec) => (spec.at == null) !== (spec.secondsBeforeDeadline == null), {
+    message: 'a reminder needs exactly one of `at` or `secondsBeforeDeadline`',
+  });
+
+export const reminderListSchema = z
+  .array(reminderSpecSchema)
+  .max(LIMITS.remindersPerTask, `a task can have at most ${LIMITS.remindersPerTask} reminders`);
+
+/** Parses with `schema` or throws a ValidationError naming the first offending field. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, fieldPrefix: string | null = null): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const pathParts = [...(fieldPrefix ? [fieldPrefix] : []), ...(issue?.path ?? []).map(String)];
+  throw new ValidationError(issue?.message ?? 'invalid input', pathParts.length > 0 ? pathParts.join('.') : null);
+}
+
+/** A new or moved deadline must lie ahead, within the horizon. */
+export function checkDeadline(deadline: Date, now: Date, field = 'deadline'): void {
+  if (Number.isNaN(deadline.getTime())) throw new ValidationError('deadline is not a valid time', field);
+  if (deadline.getTime() <= now.getTime()) {
+    throw new ScheduleError(ErrorCode.DEADLINE_IN_PAST, `deadline ${deadline.toISOString()} is not in the future`, field);
+  }
+  if (deadline.getTime() - now.getTime() > LIMITS.deadlineHorizonMs) {
+    throw new ValidationError('deadline is more than 10 years away', field);
+  }
+}
+
+/** The moment a reminder fires for a given deadline. */
+export function triggerTimeOf(spec: ReminderSpec, deadline: Date): Date {
+  return spec.kind === 'absolute' ? spec.at : new Date(deadline.getTime() - spec.secondsBeforeDeadline * 1000);
+}
+
+/**
+ * A pending reminder must fire in the future and no later than its task's deadline: a reminder
+ * after the deadline would remind someone of something already missed.
+ */
+export function checkTrigger(triggerAt: Date, deadline: Date, now: Date, field: string | null, reminderId: string | null = null): void {
+  if (triggerAt.getTime() <= now.getTime()) {
+    throw new ScheduleError(
+      ErrorCode.TRIGGER_IN_PAST,
+      `reminder time ${triggerAt.toISOString()} is not in the future`,
+      field,
+      reminderId,
+    );
+  }
+  if (triggerAt.getTime() > deadline.getTime()) {
+    throw new ScheduleError(
+      ErrorCode.TRIGGER_AFTER_DEADLINE,
+      `reminder time ${triggerAt.toISOString()} is after the deadline ${deadline.toISOString()}`,
+      field,
+      reminderId,
+    );
+  }
+}
+
+/** Turns validated reminder input into its domain form. */
+export function toReminderSpec(input: z.infer<typeof reminderSpecSchema>): ReminderSpec {
+  return input.at != null
+    ? { kind: 'absolute', at: input.at }
+    : { kind: 'relative', secondsBeforeDeadline: input.secondsBeforeDeadline ?? 0 };
+}

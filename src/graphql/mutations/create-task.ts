@@ -1,0 +1,24 @@
+import { createTask } from '../../domain/tasks.js';
+import { builder } from '../builder.js';
+import { TASK_CHANGE_ERRORS } from '../types/errors.js';
+import { TaskRef } from '../types/task.js';
+import { ReminderInput } from '../types/reminder.js';
+
+const CreateTaskInput = builder.inputType('CreateTaskInput', {
+  fields: (t) => ({
+    title: t.string(),
+    description: t.string({ required: false }),
+    deadline: t.field({ type: 'DateTime' }),
+    reminders: t.field({ type: [ReminderInput], required: false, description: 'At most 25.' }),
+  }),
+});
+
+builder.mutationField('createTask', (t) =>
+  t.withAuth({ signedIn: true }).field({
+    type: TaskRef,
+    description: 'Creates a task with its reminders, all or nothing.',
+    errors: { types: TASK_CHANGE_ERRORS, dataField: { name: 'task' } },
+    args: { input: t.arg({ type: CreateTaskInput }) },
+    resolve: (_root, { input }, context) => createTask(context.db, context.viewer, input),
+  }),
+);

@@ -1,0 +1,23 @@
+/** The GraphQL schema: importing each type module registers it with the builder. */
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './types/date-time.js';
+import './types/errors.js';
+import './types/task.js';
+import './types/reminder.js';
+import './types/viewer.js';
+import './mutations/create-task.js';
+import './mutations/update-task.js';
+import './mutations/finish-task.js';
+import './mutations/delete-task.js';
+import './mutations/reminders.js';
+
+builder.queryType({});
+builder.mutationType({});
+
+export const schema: GraphQLSchema = builder.toSchema();
+
+/** The schema as committed in schema.graphql: sorted, so diffs show real changes only. */
+export function printSortedSchema(): string {
+  return printSchema(lexicographicSortSchema(schema));
+}

@@ -1,0 +1,39 @@
+import { ownedReminders } from '../../domain/ownership.js';
+import { builder } from '../builder.js';
+
+export const ReminderStatusEnum = builder.enumType('ReminderStatus', {
+  values: ['PENDING', 'PROCESSING', 'SENT', 'FAILED', 'CANCELED'] as const,
+});
+
+export const ReminderKindEnum = builder.enumType('ReminderKind', {
+  description: 'ABSOLUTE reminders keep their time; RELATIVE ones keep their distance to the deadline.',
+  values: ['ABSOLUTE', 'RELATIVE'] as const,
+});
+
+export const ReminderRef = builder.prismaNode('Reminder', {
+  id: { field: 'id' },
+  findUnique: (id, context) => ({ id, ...ownedReminders(context.viewer) }),
+  fields: (t) => ({
+    task: t.relation('task'),
+    triggerAt: t.expose('triggerAt', { type: 'DateTime', description: 'When the reminder fires.' }),
+    kind: t.field({
+      type: ReminderKindEnum,
+      select: { offsetSeconds: true },
+      resolve: (reminder) => (reminder.offsetSeconds === null ? 'ABSOLUTE' : 'RELATIVE'),
+    }),
+    secondsBeforeDeadline: t.exposeInt('offsetSeconds', { nullable: true }),
+    status: t.expose('status', { type: ReminderStatusEnum }),
+    attempts: t.exposeInt('attempt', { description: 'How many times delivery was attempted.' }),
+    firedAt: t.expose('firedAt', { type: 'DateTime', nullable: true }),
+    lastError: t.exposeString('lastError', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+export const ReminderInput = builder.inputType('ReminderInput', {
+  description: 'Exactly one of `at` (a fixed time) or `secondsBeforeDeadline` (follows the deadline).',
+  fields: (t) => ({
+    at: t.field({ type: 'DateTime', required: false }),
+    secondsBeforeDeadline: t.int({ required: false }),
+  }),
+});
