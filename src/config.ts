@@ -26,6 +26,8 @@ export interface Config {
     issuer: string | undefined;
     audience: string | undefined;
   };
+  /** Serve GraphiQL at /graphql for browsers. */
+  graphiql: boolean;
   /** Apply pending migrations when the server starts. */
   migrateOnStart: boolean;
   /** Seconds to wait for in-flight requests on SIGTERM before closing connections anyway. */
@@ -86,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       issuer: optional(env, 'JWT_ISSUER'),
       audience: optional(env, 'JWT_AUDIENCE'),
     },
+    graphiql: flag(env, 'GRAPHIQL', !production),
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
   };

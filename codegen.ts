@@ -1,0 +1,25 @@
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+/**
+ * Schema-first clients and the tests type their operations from the committed schema.graphql
+ * (printed by `npm run generate:schema`). The client preset turns every `graphql(...)` document in
+ * tests/ into a typed document node in tests/gql/.
+ */
+const config: CodegenConfig = {
+  schema: 'schema.graphql',
+  documents: ['tests/**/*.ts', '!tests/gql/**'],
+  ignoreNoDocuments: true,
+  generates: {
+    'tests/gql/': {
+      preset: 'client',
+      config: {
+        scalars: { DateTime: 'string' },
+        enumsAsTypes: true,
+        useTypeImports: true,
+      },
+      presetConfig: { fragmentMasking: false },
+    },
+  },
+};
+
+export default config;
