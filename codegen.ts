@@ -9,6 +9,8 @@ const config: CodegenConfig = {
   schema: 'schema.graphql',
   documents: ['tests/**/*.ts', '!tests/gql/**'],
   ignoreNoDocuments: true,
+  // NodeNext ESM needs explicit .js extensions in the generated imports.
+  emitLegacyCommonJSImports: false,
   generates: {
     'tests/gql/': {
       preset: 'client',

@@ -1,0 +1,154 @@
+/** Impossible schedules and bad input are rejected with their codes, and nothing is written. */
+import { describe, expect, it } from 'vitest';
+import { LIMITS } from '../src/domain/validation.js';
+import { withPgClient } from './helpers/database.js';
+import { AddReminder, CreateTask, UpdateTask } from './helpers/operations.js';
+import { execute, inSeconds, newUser, run, useServer, type TestUser } from './helpers/server.js';
+
+const server = useServer();
+
+async function taskCount(user: TestUser): Promise<number> {
+  return withPgClient(async (client) => {
+    const { rows } = await client.query<{ count: string }>(
+      'SELECT count(*) FROM tasks t JOIN users u ON u.id = t.owner_id WHERE u.subject = $1',
+      [user.subject],
+    );
+    return Number(rows[0]?.count);
+  });
+}
+
+async function reminderCount(user: TestUser): Promise<number> {
+  return withPgClient(async (client) => {
+    const { rows } = await client.query<{ count: string }>(
+      `SELECT count(*) FROM reminders r JOIN tasks t ON t.id = r.task_id JOIN users u ON u.id = t.owner_id
+       WHERE u.subject = $1`,
+      [user.subject],
+    );
+    return Number(rows[0]?.count);
+  });
+}
+
+describe('createTask', () => {
+  it.each([
+    ['a reminder after the deadline', [{ at: inSeconds(7200) }], 'TRIGGER_AFTER_DEADLINE', 'reminders.0'],
+    ['a reminder in the past', [{ at: inSeconds(-60) }], 'TRIGGER_IN_PAST', 'reminders.0'],
+    ['a relative reminder that lands in the past', [{ secondsBeforeDeadline: 7200 }], 'TRIGGER_IN_PAST', 'reminders.0'],
+    [
+      'one bad reminder among good ones',
+      [{ at: inSeconds(600) }, { secondsBeforeDeadline: 60 }, { at: inSeconds(3601) }],
+      'TRIGGER_AFTER_DEADLINE',
+      'reminders.2',
+    ],
+  ])('rejects %s and writes nothing', async (_case, reminders, code, field) => {
+    const user = await newUser();
+    const result = await run(server, user, CreateTask, {
+      input: { title: 'Pay rent', deadline: inSeconds(3600), reminders },
+    });
+    expect(result.createTask).toMatchObject({ __typename: 'ScheduleError', code, field });
+    expect(await taskCount(user)).toBe(0);
+    expect(await reminderCount(user)).toBe(0);
+  });
+
+  it('rejects a deadline in the past', async () => {
+    const user = await newUser();
+    const result = await run(server, user, CreateTask, { input: { title: 'Too late', deadline: inSeconds(-1) } });
+    expect(result.createTask).toMatchObject({ __typename: 'ScheduleError', code: 'DEADLINE_IN_PAST', field: 'deadline' });
+    expect(await taskCount(user)).toBe(0);
+  });
+
+  it.each([
+    ['an empty title', { title: '   ' }, 'title'],
+    ['an overlong title', { title: 'x'.repeat(LIMITS.titleLength + 1) }, 'title'],
+    ['an overlong description', { description: 'x'.repeat(LIMITS.descriptionLength + 1) }, 'description'],
+    ['a deadline beyond the horizon', { deadline: '2999-01-01T00:00:00Z' }, 'deadline'],
+    ['a reminder with both kinds', { reminders: [{ at: inSeconds(60), secondsBeforeDeadline: 60 }] }, 'reminders.0'],
+    ['a reminder with neither kind', { reminders: [{}] }, 'reminders.0'],
+    ['a negative offset', { reminders: [{ secondsBeforeDeadline: -5 }] }, 'reminders.0.secondsBeforeDeadline'],
+  ])('rejects %s as VALIDATION', async (_case, override, field) => {
+    const user = await newUser();
+    const result = await run(server, user, CreateTask, {
+      input: { title: 'Valid title', deadline: inSeconds(3600), ...override },
+    });
+    expect(result.createTask).toMatchObject({ __typename: 'ValidationError', code: 'VALIDATION', field });
+    expect(await taskCount(user)).toBe(0);
+  });
+
+  it('rejects more reminders than a task may have', async () => {
+    const user = await newUser();
+    const reminders = Array.from({ length: LIMITS.remindersPerTask + 1 }, (_, index) => ({ secondsBeforeDeadline: 60 + index }));
+    const result = await run(server, user, CreateTask, { input: { title: 'Busy', deadline: inSeconds(3600), reminders } });
+    expect(result.createTask).toMatchObject({ __typename: 'ValidationError', field: 'reminders' });
+    expect(await taskCount(user)).toBe(0);
+  });
+
+  it('rejects a DateTime without a time zone before any resolver runs', async () => {
+    const user = await newUser();
+    const result = await execute(server, user.token, CreateTask, {
+      input: { title: 'Ambiguous', deadline: '2030-01-01T00:00:00' },
+    });
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors?.[0]?.message).toMatch(/time zone/);
+    expect(await taskCount(user)).toBe(0);
+  });
+
+  it('accepts a reminder exactly at the deadline', async () => {
+    const user = await newUser();
+    const deadline = inSeconds(3600);
+    const result = await run(server, user, CreateTask, {
+      input: { title: 'Edge', deadline, reminders: [{ at: deadline }] },
+    });
+    expect(result.createTask.__typename).toBe('CreateTaskSuccess');
+    expect(await reminderCount(user)).toBe(1);
+  });
+});
+
+describe('addReminder', () => {
+  async function taskWithDeadline(user: TestUser, seconds: number): Promise<string> {
+    const result = await run(server, user, CreateTask, { input: { title: 'Task', deadline: inSeconds(seconds) } });
+    if (result.createTask.__typename !== 'CreateTaskSuccess') throw new Error('setup failed');
+    return result.createTask.task.id;
+  }
+
+  it.each([
+    ['after the deadline', { at: inSeconds(7200) }, 'TRIGGER_AFTER_DEADLINE'],
+    ['in the past', { at: inSeconds(-1) }, 'TRIGGER_IN_PAST'],
+    ['relative, landing in the past', { secondsBeforeDeadline: 3700 }, 'TRIGGER_IN_PAST'],
+  ])('rejects a reminder %s and writes nothing', async (_case, reminder, code) => {
+    const user = await newUser();
+    const taskId = await taskWithDeadline(user, 3600);
+    const result = await run(server, user, AddReminder, { taskId, reminder });
+    expect(result.addReminder).toMatchObject({ __typename: 'ScheduleError', code });
+    expect(await reminderCount(user)).toBe(0);
+  });
+
+  it('stops at the reminder limit', async () => {
+    const user = await newUser();
+    const taskId = await taskWithDeadline(user, 3600);
+    for (let index = 0; index < LIMITS.remindersPerTask; index += 1) {
+      const added = await run(server, user, AddReminder, { taskId, reminder: { secondsBeforeDeadline: 10 + index } });
+      expect(added.addReminder.__typename).toBe('AddReminderSuccess');
+    }
+    const result = await run(server, user, AddReminder, { taskId, reminder: { secondsBeforeDeadline: 5 } });
+    expect(result.addReminder).toMatchObject({ __typename: 'ValidationError', code: 'TOO_MANY_REMINDERS' });
+    expect(await reminderCount(user)).toBe(LIMITS.remindersPerTask);
+  });
+});
+
+describe('updateTask', () => {
+  it('rejects moving the deadline into the past and changes nothing', async () => {
+    const user = await newUser();
+    const deadline = inSeconds(3600);
+    const created = await run(server, user, CreateTask, { input: { title: 'Keep', deadline } });
+    if (created.createTask.__typename !== 'CreateTaskSuccess') throw new Error('setup failed');
+    const result = await run(server, user, UpdateTask, {
+      id: created.createTask.task.id,
+      input: { deadline: inSeconds(-10), title: 'Changed' },
+    });
+    expect(result.updateTask).toMatchObject({ __typename: 'ScheduleError', code: 'DEADLINE_IN_PAST' });
+    const row = await withPgClient((client) =>
+      client.query<{ title: string; deadline: Date }>('SELECT title, deadline FROM tasks t JOIN users u ON u.id = t.owner_id WHERE u.subject = $1', [user.subject]),
+    );
+    expect(row.rows[0]?.title).toBe('Keep');
+    expect(row.rows[0]?.deadline.toISOString()).toBe(deadline);
+  });
+});
