@@ -29,20 +29,21 @@ async function reminderCount(user: TestUser): Promise<number> {
 }
 
 describe('createTask', () => {
+  // Times are made when each test runs (not when the table is read), so they keep their meaning.
   it.each([
-    ['a reminder after the deadline', [{ at: inSeconds(7200) }], 'TRIGGER_AFTER_DEADLINE', 'reminders.0'],
-    ['a reminder in the past', [{ at: inSeconds(-60) }], 'TRIGGER_IN_PAST', 'reminders.0'],
-    ['a relative reminder that lands in the past', [{ secondsBeforeDeadline: 7200 }], 'TRIGGER_IN_PAST', 'reminders.0'],
+    ['a reminder after the deadline', () => [{ at: inSeconds(7200) }], 'TRIGGER_AFTER_DEADLINE', 'reminders.0'],
+    ['a reminder in the past', () => [{ at: inSeconds(-60) }], 'TRIGGER_IN_PAST', 'reminders.0'],
+    ['a relative reminder that lands in the past', () => [{ secondsBeforeDeadline: 7200 }], 'TRIGGER_IN_PAST', 'reminders.0'],
     [
       'one bad reminder among good ones',
-      [{ at: inSeconds(600) }, { secondsBeforeDeadline: 60 }, { at: inSeconds(3601) }],
+      () => [{ at: inSeconds(600) }, { secondsBeforeDeadline: 60 }, { at: inSeconds(3660) }],
       'TRIGGER_AFTER_DEADLINE',
       'reminders.2',
     ],
   ])('rejects %s and writes nothing', async (_case, reminders, code, field) => {
     const user = await newUser();
     const result = await run(server, user, CreateTask, {
-      input: { title: 'Pay rent', deadline: inSeconds(3600), reminders },
+      input: { title: 'Pay rent', deadline: inSeconds(3600), reminders: reminders() },
     });
     expect(result.createTask).toMatchObject({ __typename: 'ScheduleError', code, field });
     expect(await taskCount(user)).toBe(0);
@@ -61,7 +62,7 @@ describe('createTask', () => {
     ['an overlong title', { title: 'x'.repeat(LIMITS.titleLength + 1) }, 'title'],
     ['an overlong description', { description: 'x'.repeat(LIMITS.descriptionLength + 1) }, 'description'],
     ['a deadline beyond the horizon', { deadline: '2999-01-01T00:00:00Z' }, 'deadline'],
-    ['a reminder with both kinds', { reminders: [{ at: inSeconds(60), secondsBeforeDeadline: 60 }] }, 'reminders.0'],
+    ['a reminder with both kinds', { reminders: [{ at: '2030-01-01T00:00:00Z', secondsBeforeDeadline: 60 }] }, 'reminders.0'],
     ['a reminder with neither kind', { reminders: [{}] }, 'reminders.0'],
     ['a negative offset', { reminders: [{ secondsBeforeDeadline: -5 }] }, 'reminders.0.secondsBeforeDeadline'],
   ])('rejects %s as VALIDATION', async (_case, override, field) => {
@@ -110,13 +111,13 @@ describe('addReminder', () => {
   }
 
   it.each([
-    ['after the deadline', { at: inSeconds(7200) }, 'TRIGGER_AFTER_DEADLINE'],
-    ['in the past', { at: inSeconds(-1) }, 'TRIGGER_IN_PAST'],
-    ['relative, landing in the past', { secondsBeforeDeadline: 3700 }, 'TRIGGER_IN_PAST'],
+    ['after the deadline', () => ({ at: inSeconds(7200) }), 'TRIGGER_AFTER_DEADLINE'],
+    ['in the past', () => ({ at: inSeconds(-1) }), 'TRIGGER_IN_PAST'],
+    ['relative, landing in the past', () => ({ secondsBeforeDeadline: 3700 }), 'TRIGGER_IN_PAST'],
   ])('rejects a reminder %s and writes nothing', async (_case, reminder, code) => {
     const user = await newUser();
     const taskId = await taskWithDeadline(user, 3600);
-    const result = await run(server, user, AddReminder, { taskId, reminder });
+    const result = await run(server, user, AddReminder, { taskId, reminder: reminder() });
     expect(result.addReminder).toMatchObject({ __typename: 'ScheduleError', code });
     expect(await reminderCount(user)).toBe(0);
   });
