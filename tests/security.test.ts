@@ -477,7 +477,6 @@ describe("ownership: user B against user A's task and reminders", () => {
 
     const afterAlices = await execute(server, bob.token, ListTasks, { first: 10, after: cursorOf(databaseId(task.id, 'Task')) });
     const afterNothing = await execute(server, bob.token, ListTasks, { first: 10, after: cursorOf(randomUUID()) });
-    console.log("CURSORDEBUG", decoded, JSON.stringify(afterAlices), JSON.stringify(afterNothing));
     expect(JSON.stringify(afterAlices)).not.toContain(task.id);
     // Otherwise the answer tells Bob that Alice's task exists and where its deadline lies.
     expect(afterAlices).toStrictEqual(afterNothing);

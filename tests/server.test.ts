@@ -496,7 +496,9 @@ describe('graceful shutdown on SIGTERM', () => {
     await locker.query('SELECT id FROM tasks WHERE id = $1::uuid FOR UPDATE', [databaseIdOf(task.id, 'Task')]);
     const lockerPid = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
 
-    const inFlight = postGraphQL(server.graphqlUrl, user.token, CancelTask, { id: task.id });
+    const inFlight = postGraphQL(server.graphqlUrl, user.token, CancelTask, { id: task.id }).catch(
+      (error: unknown) => new Error(`the in-flight request failed: ${String(error)} (${String(error instanceof Error ? error.cause : '')})`),
+    );
     const observer = new pg.Client({ connectionString: testDatabaseUrl() });
     clients.push(observer);
     await observer.connect();
@@ -519,6 +521,10 @@ describe('graceful shutdown on SIGTERM', () => {
 
     await locker.query('COMMIT');
     const response = await inFlight;
+    if (response instanceof Error) {
+      const exit = await Promise.race([server.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 2000))]);
+      throw new Error(`${response.message}; server exit: ${JSON.stringify(exit)}\n${server.output()}`);
+    }
     expect(response.status).toBe(200);
     expect(response.body.errors, response.text).toBeUndefined();
     expect(response.body.data?.cancelTask).toMatchObject({ __typename: 'CancelTaskSuccess', task: { id: task.id, status: 'CANCELED' } });
