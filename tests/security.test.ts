@@ -51,7 +51,7 @@ const server = useServer();
 // Operations only this file needs
 // ---------------------------------------------------------------------------------------------
 
-/** Everything a signed-in user could use to find a task by id, in one round trip. */
+/** A task by id, and the caller's task list, in one round trip. */
 const ProbeTask = graphql(`
   query ProbeTask($id: ID!) {
     task(id: $id) {
@@ -66,10 +66,6 @@ const ProbeTask = graphql(`
         code
         message
       }
-    }
-    node(id: $id) {
-      __typename
-      id
     }
     tasks(first: 100) {
       edges {
@@ -475,6 +471,10 @@ describe("ownership: user B against user A's task and reminders", () => {
     expect(decoded).toContain(bobsUuid);
     const cursorOf = (uuid: string) => Buffer.from(decoded.replace(bobsUuid, uuid), 'utf8').toString('base64');
 
+    // Bob's own cursor pages on to his later task, so the crafted cursors below are well-formed.
+    const afterOwn = await run(server, bob, ListTasks, { first: 10, after: bobsCursor });
+    expect(afterOwn.tasks.edges.map((edge) => edge.node.id)).toStrictEqual([bobIds[1]]);
+
     const afterAlices = await execute(server, bob.token, ListTasks, { first: 10, after: cursorOf(databaseId(task.id, 'Task')) });
     const afterNothing = await execute(server, bob.token, ListTasks, { first: 10, after: cursorOf(randomUUID()) });
     expect(JSON.stringify(afterAlices)).not.toContain(task.id);
@@ -779,21 +779,14 @@ describe('graphql-ws authentication', () => {
       const asAlice = await wsExecute(aliceClient, ProbeTask, { id: task.id });
       expect(asAlice.errors).toBeUndefined();
       expect(asAlice.data?.task).toStrictEqual({ __typename: 'TaskSuccess', task: { id: task.id, title: task.title } });
-      expect(asAlice.data?.node).toStrictEqual({ __typename: 'Task', id: task.id });
+      expect(asAlice.data?.tasks.edges.map((edge) => edge.node.id)).toStrictEqual([task.id]);
 
       const onAlices = await wsExecute(bobClient, ProbeTask, { id: task.id });
       const onNothing = await wsExecute(bobClient, ProbeTask, { id: neverExisting('Task') });
       expect(onAlices.errors).toBeUndefined();
-      expect(onAlices.data).toStrictEqual({
-        task: NOT_FOUND,
-        node: null,
-        tasks: { edges: [{ node: { id: bobs.id } }] },
-      });
+      expect(onAlices.data).toStrictEqual({ task: NOT_FOUND, tasks: { edges: [{ node: { id: bobs.id } }] } });
       expect(onAlices).toStrictEqual(onNothing);
       expect(JSON.stringify(onAlices)).not.toContain(task.title);
-
-      const reminder = await wsExecute(bobClient, ReminderWithTask, { id: task.reminderIds[0]! });
-      expect(reminder).toStrictEqual({ data: { node: null } });
 
       const before = await storedState(task.id);
       const cancel = await wsExecute(bobClient, CancelTask, { id: task.id });
@@ -801,6 +794,31 @@ describe('graphql-ws authentication', () => {
       const remove = await wsExecute(bobClient, RemoveReminder, { id: task.reminderIds[1]! });
       expect(remove.data?.removeReminder).toStrictEqual(NOT_FOUND);
       expect(await storedState(task.id)).toStrictEqual(before);
+    } finally {
+      await Promise.all([aliceClient.dispose(), bobClient.dispose()]);
+    }
+  });
+
+  it("node(id) over graphql-ws returns null for A's task and reminder, as for never-existing ids", async () => {
+    const alice = await newUser('alice');
+    const bob = await newUser('bob');
+    const task = await createTaskWithReminders(alice);
+    const aliceClient = wsClient({ authorization: `Bearer ${alice.token}` });
+    const bobClient = wsClient({ authorization: `Bearer ${bob.token}` });
+    try {
+      const asAlice = await wsExecute(aliceClient, GetNode, { id: task.id });
+      expect(asAlice).toStrictEqual({ data: { node: { __typename: 'Task', id: task.id, title: task.title } } });
+
+      for (const [id, typename] of [
+        [task.id, 'Task'],
+        [task.reminderIds[0]!, 'Reminder'],
+      ] as const) {
+        const onAlices = await wsExecute(bobClient, GetNode, { id });
+        const onNothing = await wsExecute(bobClient, GetNode, { id: neverExisting(typename) });
+        expect(onAlices, typename).toStrictEqual({ data: { node: null } });
+        expect(onAlices, typename).toStrictEqual(onNothing);
+      }
+      expect(await wsExecute(bobClient, ReminderWithTask, { id: task.reminderIds[0]! })).toStrictEqual({ data: { node: null } });
     } finally {
       await Promise.all([aliceClient.dispose(), bobClient.dispose()]);
     }

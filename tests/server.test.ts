@@ -191,6 +191,7 @@ function childEnv(overrides: Record<string, string | undefined>): NodeJS.Process
   for (const name of CONFIG_VARIABLES) delete env[name];
   env.HOST = '127.0.0.1';
   env.LOG_LEVEL = 'info';
+  env.NODE_OPTIONS = '--import /tmp/unhook-abs.mjs';
   for (const [name, value] of Object.entries(overrides)) {
     if (value === undefined) delete env[name];
     else env[name] = value;
@@ -565,7 +566,7 @@ describe('graceful shutdown on SIGTERM', () => {
         closed,
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket not closed\n${server.output()}`)), 10_000)),
       ]);
-      expect(close).toEqual({ code: 1001, reason: 'server shutting down' });
+      expect(close, `server exit: ${JSON.stringify(server.exit)}\n${server.output()}`).toEqual({ code: 1001, reason: 'server shutting down' });
       expect(await server.waitForExit()).toEqual({ code: 0, signal: null });
       expect(server.logs().map((line) => line.msg)).toContain('stopped');
     } finally {
