@@ -646,7 +646,17 @@ interface WsResult<TResult> {
   errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>;
 }
 
-/** Runs one query over graphql-ws and resolves with its single result. */
+/** graphql-ws reports a closed socket as its close event; make it an Error that names the code. */
+function asError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const reason = 'reason' in error ? String(error.reason) : '';
+    return new Error(`the socket closed with ${String(error.code)} ${reason}`);
+  }
+  return new Error(JSON.stringify(error));
+}
+
+/** Runs one operation over graphql-ws and resolves with its single result. */
 function wsExecute<TResult, TVariables>(
   client: Client,
   document: TypedDocumentNode<TResult, TVariables>,
@@ -660,7 +670,7 @@ function wsExecute<TResult, TVariables>(
         next: (value) => {
           result = value as WsResult<TResult>;
         },
-        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+        error: (error) => reject(asError(error)),
         complete: () => (result ? resolve(result) : reject(new Error('completed without a result'))),
       },
     );
@@ -787,15 +797,27 @@ describe('graphql-ws authentication', () => {
       expect(onAlices.data).toStrictEqual({ task: NOT_FOUND, tasks: { edges: [{ node: { id: bobs.id } }] } });
       expect(onAlices).toStrictEqual(onNothing);
       expect(JSON.stringify(onAlices)).not.toContain(task.title);
-
-      const before = await storedState(task.id);
-      const cancel = await wsExecute(bobClient, CancelTask, { id: task.id });
-      expect(cancel.data?.cancelTask).toStrictEqual(NOT_FOUND);
-      const remove = await wsExecute(bobClient, RemoveReminder, { id: task.reminderIds[1]! });
-      expect(remove.data?.removeReminder).toStrictEqual(NOT_FOUND);
-      expect(await storedState(task.id)).toStrictEqual(before);
     } finally {
       await Promise.all([aliceClient.dispose(), bobClient.dispose()]);
+    }
+  });
+
+  it("user B's mutations over graphql-ws on A's task answer NOT_FOUND like never-existing ids and change nothing", async () => {
+    const alice = await newUser('alice');
+    const bob = await newUser('bob');
+    const task = await createTaskWithReminders(alice);
+    const before = await storedState(task.id);
+    const bobClient = wsClient({ authorization: `Bearer ${bob.token}` });
+    try {
+      const cancel = await wsExecute(bobClient, CancelTask, { id: task.id });
+      expect(cancel).toStrictEqual({ data: { cancelTask: NOT_FOUND } });
+      expect(cancel).toStrictEqual(await wsExecute(bobClient, CancelTask, { id: neverExisting('Task') }));
+      const remove = await wsExecute(bobClient, RemoveReminder, { id: task.reminderIds[1]! });
+      expect(remove).toStrictEqual({ data: { removeReminder: NOT_FOUND } });
+      expect(remove).toStrictEqual(await wsExecute(bobClient, RemoveReminder, { id: neverExisting('Reminder') }));
+      expect(await storedState(task.id)).toStrictEqual(before);
+    } finally {
+      await bobClient.dispose();
     }
   });
 

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
@@ -143,11 +143,19 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       onSubscribe: async (context, _id, payload) => {
         const headers = new Headers();
         const enveloped = yoga.getEnveloped({
-          request: new Request('http://websocket/graphql', { headers }),
+          // POST: Yoga refuses mutations on GET requests, and a socket operation may be a mutation.
+          request: new Request('http://websocket/graphql', { method: 'POST', headers }),
           params: payload,
           socketViewer: context.extra.viewer,
         });
-        const document = enveloped.parse(payload.query);
+        let document: DocumentNode;
+        try {
+          document = enveloped.parse(payload.query);
+        } catch (error) {
+          // A syntax error is the client's mistake: answer it on the operation, keep the socket open.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors;
         const contextValue = await enveloped.contextFactory();

@@ -12,6 +12,7 @@ export const ReminderKindEnum = builder.enumType('ReminderKind', {
 
 export const ReminderRef = builder.prismaNode('Reminder', {
   id: { field: 'id' },
+  nullable: true,
   findUnique: (id, context) => ({ id, ...ownedReminders(context.viewer) }),
   fields: (t) => ({
     task: t.relation('task'),

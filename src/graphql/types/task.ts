@@ -1,5 +1,6 @@
 import { NotFoundError } from '../../domain/errors.js';
-import { ownedTasks } from '../../domain/ownership.js';
+import { GraphQLError } from 'graphql';
+import { isUuid, ownedTasks } from '../../domain/ownership.js';
 import { builder } from '../builder.js';
 import { databaseIdOf } from '../global-ids.js';
 import { TASK_LOOKUP_ERRORS } from './errors.js';
@@ -8,6 +9,8 @@ import { TaskStatusEnum } from './task-status.js';
 
 export const TaskRef = builder.prismaNode('Task', {
   id: { field: 'id' },
+  // Absent (not yours, or never existed) loads as null for `node(id)`, never as an error.
+  nullable: true,
   // Loading a Task by id (node queries, relations) is always limited to the viewer's own tasks.
   findUnique: (id, context) => ({ id, ...ownedTasks(context.viewer) }),
   fields: (t) => ({
@@ -56,8 +59,10 @@ builder.queryField('tasks', (t) =>
     maxSize: 100,
     description: 'Your tasks, earliest deadline first.',
     args: { filter: t.arg({ type: TaskFilter, required: false }) },
-    resolve: (query, _root, args, context) =>
-      context.db.task.findMany({
+    resolve: (query, _root, args, context) => {
+      // Cursors come from clients; one that does not hold a task id is a client error, not a database error.
+      if (query.cursor && !isUuid(String(query.cursor.id))) throw new GraphQLError('invalid pagination cursor');
+      return context.db.task.findMany({
         ...query,
         where: {
           ...ownedTasks(context.viewer),
@@ -68,6 +73,7 @@ builder.queryField('tasks', (t) =>
           },
         },
         orderBy: [{ deadline: 'asc' }, { id: 'asc' }],
-      }),
+      });
+    },
   }, { name: 'TaskConnection' }, { name: 'TaskEdge' }),
 );
