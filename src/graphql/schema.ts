@@ -11,9 +11,11 @@ import './mutations/update-task.js';
 import './mutations/finish-task.js';
 import './mutations/delete-task.js';
 import './mutations/reminders.js';
+import './types/reminder-fired.js';
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 export const schema: GraphQLSchema = builder.toSchema();
 

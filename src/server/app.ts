@@ -13,6 +13,7 @@ import { AuthenticationError, bearerToken, type TokenVerifier } from '../auth/to
 import type { Database } from '../db/client.js';
 import { viewerForSubject } from '../domain/users.js';
 import type { Viewer } from '../domain/types.js';
+import type { EventHub } from '../events/hub.js';
 import type { Context } from '../graphql/context.js';
 import { costLimitRule } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
@@ -21,6 +22,7 @@ import { checkReadiness } from './readiness.js';
 
 export interface TicklerServerOptions {
   db: Database;
+  events: EventHub;
   verifyToken: TokenVerifier;
   /** Names of the migrations this build expects; /ready reports not ready until all are applied. */
   migrationNames: readonly string[];
@@ -53,7 +55,7 @@ function unauthenticated(message: string): GraphQLError {
 }
 
 export function createTicklerServer(options: TicklerServerOptions): TicklerServer {
-  const { db, verifyToken } = options;
+  const { db, events, verifyToken } = options;
 
   async function viewerFromToken(token: string): Promise<Viewer> {
     const verified = await verifyToken(token);
@@ -75,10 +77,10 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     },
     plugins: [costLimitPlugin],
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
-      if (initial.socketViewer) return { db, viewer: initial.socketViewer };
+      if (initial.socketViewer) return { db, events, viewer: initial.socketViewer };
       try {
         const token = bearerToken(initial.request.headers.get('authorization'));
-        return { db, viewer: token === undefined ? null : await viewerFromToken(token) };
+        return { db, events, viewer: token === undefined ? null : await viewerFromToken(token) };
       } catch (error) {
         if (error instanceof AuthenticationError) throw unauthenticated(error.message);
         throw error;
@@ -86,7 +88,12 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     },
   });
 
+  let closing = false;
+  const openResponses = new Set<http.ServerResponse>();
   const httpServer = http.createServer((request, response) => {
+    openResponses.add(response);
+    response.on('close', () => openResponses.delete(response));
+    if (closing) response.shouldKeepAlive = false;
     const pathname = (request.url ?? '/').split('?')[0];
     if (pathname === '/health') {
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
@@ -182,6 +189,9 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
         httpServer.listen(port, host, () => resolve(httpServer.address() as AddressInfo));
       }),
     close: async (graceMs) => {
+      closing = true;
+      // Responses still being worked on close their connection when done, instead of idling in keep-alive.
+      for (const response of openResponses) if (!response.headersSent) response.shouldKeepAlive = false;
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
       for (const socket of wsServer.clients) socket.close(1001, 'server shutting down');

@@ -9,7 +9,9 @@ import { afterAll, beforeAll } from 'vitest';
 import { createTokenVerifier, signToken } from '../../src/auth/tokens.js';
 import { DEVELOPMENT_JWT_SECRET } from '../../src/config.js';
 import { createPrismaClient, type Database } from '../../src/db/client.js';
+import { PgListener } from '../../src/db/listener.js';
 import { readMigrations } from '../../src/db/migrate.js';
+import { EventHub } from '../../src/events/hub.js';
 import { createTicklerServer, type TicklerServer } from '../../src/server/app.js';
 import { testDatabaseUrl } from './database.js';
 
@@ -19,6 +21,8 @@ export interface RunningServer {
   url: string;
   wsUrl: string;
   db: Database;
+  listener: PgListener;
+  events: EventHub;
   server: TicklerServer;
 }
 
@@ -27,8 +31,12 @@ export function useServer(): RunningServer {
   const running = {} as RunningServer;
   beforeAll(async () => {
     const db = createPrismaClient(testDatabaseUrl());
+    const listener = new PgListener(testDatabaseUrl());
+    const events = new EventHub(db, listener);
+    await events.start();
     const server = createTicklerServer({
       db,
+      events,
       verifyToken: createTokenVerifier({ secret: TEST_JWT_SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined }),
       migrationNames: (await readMigrations()).map((migration) => migration.name),
       graphiql: false,
@@ -38,11 +46,15 @@ export function useServer(): RunningServer {
       url: `http://127.0.0.1:${address.port}/graphql`,
       wsUrl: `ws://127.0.0.1:${address.port}/graphql`,
       db,
+      listener,
+      events,
       server,
     });
   });
   afterAll(async () => {
     await running.server?.close(1000);
+    await running.events?.stop();
+    await running.listener?.close();
     await running.db?.$disconnect();
   });
   return running;

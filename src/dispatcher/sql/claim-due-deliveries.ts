@@ -1,0 +1,81 @@
+import type { Database } from '../../db/client.js';
+import type { DeliveryChannel } from '../../notifiers/notifier.js';
+
+export interface ClaimedDelivery {
+  id: string;
+  attempt: number;
+  channel: DeliveryChannel;
+  eventId: bigint;
+  userId: string;
+  taskId: string;
+  reminderId: string;
+  occurredAt: Date;
+  payload: { taskTitle: string; deadline: string; triggerAt: string; firedAt: string };
+  endpointId: string | null;
+  endpointUrl: string | null;
+  endpointSecret: string | null;
+  email: string | null;
+}
+
+/**
+ * Claims up to `limit` deliveries whose next attempt is due, skipping endpoints that already have
+ * as many deliveries in flight here as they may: one slow receiver cannot take every slot.
+ */
+export async function claimDueDeliveries(
+  db: Database,
+  dispatcherId: string,
+  limit: number,
+  saturatedEndpoints: readonly string[],
+): Promise<ClaimedDelivery[]> {
+  const rows = await db.$queryRaw<
+    Array<{
+      id: string;
+      attempt: number;
+      channel: DeliveryChannel;
+      event_id: bigint;
+      user_id: string;
+      task_id: string;
+      reminder_id: string;
+      occurred_at: Date;
+      payload: ClaimedDelivery['payload'];
+      endpoint_id: string | null;
+      endpoint_url: string | null;
+      endpoint_secret: string | null;
+      email: string | null;
+    }>
+  >`
+    WITH claimed AS (
+      UPDATE deliveries
+      SET status = 'PROCESSING', claimed_by = ${dispatcherId}, claimed_at = now(), attempt = attempt + 1, updated_at = now()
+      WHERE id IN (
+        SELECT id FROM deliveries
+        WHERE status = 'PENDING' AND next_attempt_at <= now()
+          AND (endpoint_id IS NULL OR NOT (endpoint_id = ANY(${saturatedEndpoints as string[]}::uuid[])))
+        ORDER BY next_attempt_at
+        FOR UPDATE SKIP LOCKED
+        LIMIT ${limit}
+      )
+      RETURNING id, attempt, channel, event_id, endpoint_id
+    )
+    SELECT c.id, c.attempt, c.channel::text AS channel, c.event_id, e.user_id, e.task_id, e.reminder_id, e.occurred_at,
+           e.payload, c.endpoint_id, w.url AS endpoint_url, w.secret AS endpoint_secret, u.email
+    FROM claimed c
+    JOIN events e ON e.id = c.event_id
+    JOIN users u ON u.id = e.user_id
+    LEFT JOIN webhook_endpoints w ON w.id = c.endpoint_id`;
+  return rows.map((row) => ({
+    id: row.id,
+    attempt: row.attempt,
+    channel: row.channel,
+    eventId: row.event_id,
+    userId: row.user_id,
+    taskId: row.task_id,
+    reminderId: row.reminder_id,
+    occurredAt: row.occurred_at,
+    payload: row.payload,
+    endpointId: row.endpoint_id,
+    endpointUrl: row.endpoint_url,
+    endpointSecret: row.endpoint_secret,
+    email: row.email,
+  }));
+}

@@ -1,0 +1,63 @@
+import { GraphQLError } from 'graphql';
+import { HubNotReadyError, MAX_REPLAY, SubscriberTooSlowError, type ReminderFiredEvent } from '../../events/hub.js';
+import { builder } from '../builder.js';
+import { databaseIdOf, globalIdOf } from '../global-ids.js';
+
+const ReminderFiredEventRef = builder.objectRef<ReminderFiredEvent>('ReminderFiredEvent').implement({
+  description: 'A reminder of yours fired. `id` orders events; pass the last one you saw as `after` to resume.',
+  fields: (t) => ({
+    id: t.id({ resolve: (event) => event.id.toString() }),
+    occurredAt: t.expose('occurredAt', { type: 'DateTime', description: 'When it fired.' }),
+    triggerAt: t.expose('triggerAt', { type: 'DateTime', description: 'When it was due.' }),
+    taskId: t.id({ resolve: (event) => globalIdOf('Task', event.taskId) }),
+    reminderId: t.id({ resolve: (event) => globalIdOf('Reminder', event.reminderId) }),
+    taskTitle: t.exposeString('taskTitle', { description: 'The title when it fired.' }),
+    deadline: t.expose('deadline', { type: 'DateTime', description: 'The deadline when it fired.' }),
+  }),
+});
+
+function parseEventId(value: string): bigint {
+  if (!/^\d{1,19}$/.test(value)) throw new GraphQLError('`after` must be the id of an event you received');
+  return BigInt(value);
+}
+
+builder.subscriptionField('reminderFired', (t) =>
+  t.withAuth({ signedIn: true }).field({
+    type: ReminderFiredEventRef,
+    description:
+      `Your reminders as they fire, optionally for one task. With \`after\`, first replays what you missed since that event ` +
+      `(up to ${MAX_REPLAY}), then continues live, with no gap and no duplicate.`,
+    args: {
+      taskId: t.arg.id({ required: false }),
+      after: t.arg.id({ required: false }),
+    },
+    subscribe: (_root, args, context) => {
+      const after = args.after == null ? null : parseEventId(String(args.after));
+      // An id that is not one of the viewer's tasks simply never matches.
+      const taskId = args.taskId == null ? null : databaseIdOrNull(String(args.taskId));
+      return clientFacing(
+        context.events.subscribe(context.viewer.userId, after, (event) => taskId === null || event.taskId === taskId),
+      );
+    },
+    resolve: (event) => event,
+  }),
+);
+
+function databaseIdOrNull(globalId: string): string {
+  try {
+    return databaseIdOf(globalId, 'Task');
+  } catch {
+    return 'no-such-task';
+  }
+}
+
+/** The hub's refusals are the client's to handle (resubscribe later, or with `after`): not internal errors. */
+async function* clientFacing(events: AsyncGenerator<ReminderFiredEvent>): AsyncGenerator<ReminderFiredEvent> {
+  try {
+    yield* events;
+  } catch (error) {
+    if (error instanceof SubscriberTooSlowError) throw new GraphQLError(error.message, { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } });
+    if (error instanceof HubNotReadyError) throw new GraphQLError(error.message, { extensions: { code: 'NOT_READY' } });
+    throw error;
+  }
+}
