@@ -639,6 +639,8 @@ describe('error masking', () => {
       db,
       // Never started: these tests use no subscriptions.
       events: new EventHub(db, new PgListener(databaseUrl)),
+      // Tests run their webhook receivers on 127.0.0.1.
+      webhookPolicy: { allowPrivate: false, allowLoopback: true },
       verifyToken: createTokenVerifier({ secret: DEVELOPMENT_JWT_SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined }),
       migrationNames: (await readMigrations()).map((migration) => migration.name),
       graphiql: false,

@@ -20,7 +20,7 @@ import { globalIdOf } from '../graphql/global-ids.js';
 import { log } from '../logger.js';
 import type { DeliveryChannel, DeliveryMessage, DeliveryResult, Notifier } from '../notifiers/notifier.js';
 import { claimDueDeliveries, type ClaimedDelivery } from './sql/claim-due-deliveries.js';
-import { claimDueReminders } from './sql/claim-due-reminders.js';
+import { claimDueReminders, type ClaimedReminder } from './sql/claim-due-reminders.js';
 import { fireReminders, type FiredEvent } from './sql/fire-reminders.js';
 import { heartbeatAndRecover } from './sql/heartbeat-and-recover.js';
 import { nextDue } from './sql/next-due.js';
@@ -61,6 +61,11 @@ export interface DispatcherOptions {
   notifiers?: readonly Notifier[];
   /** Called in-process right after reminders fired (committed): logging, metrics, benchmarks' sinks. */
   onFired?: (events: readonly FiredEvent[]) => void;
+  /**
+   * Awaited between claiming a batch and firing it. For instrumentation and for tests that must
+   * stop a dispatcher while it holds claims (crash and pause tests); production leaves it unset.
+   */
+  onClaimed?: (claims: readonly ClaimedReminder[]) => Promise<void> | void;
 }
 
 const DEFAULTS = {
@@ -77,7 +82,7 @@ const ERROR_BACKOFF_MS = 1000;
 
 export class Dispatcher {
   readonly id: string;
-  private readonly options: Required<Omit<DispatcherOptions, 'id' | 'delivery' | 'notifiers' | 'onFired'>>;
+  private readonly options: Required<Omit<DispatcherOptions, 'id' | 'delivery' | 'notifiers' | 'onFired' | 'onClaimed'>>;
   private readonly delivery: Required<NonNullable<DispatcherOptions['delivery']>>;
   private readonly notifiers = new Map<DeliveryChannel, Notifier>();
   private timer: NodeJS.Timeout | undefined;
@@ -110,9 +115,11 @@ export class Dispatcher {
     this.delivery = { ...DELIVERY_DEFAULTS, ...options.delivery } as Required<NonNullable<DispatcherOptions['delivery']>>;
     for (const notifier of options.notifiers ?? []) this.notifiers.set(notifier.channel, notifier);
     this.onFired = options.onFired;
+    this.onClaimed = options.onClaimed;
   }
 
   private readonly onFired: DispatcherOptions['onFired'];
+  private readonly onClaimed: DispatcherOptions['onClaimed'];
 
   async start(): Promise<void> {
     // start() may be retried after a partial failure (database unreachable): begin from scratch.
@@ -202,6 +209,7 @@ export class Dispatcher {
       const claims = await claimDueReminders(this.db, this.id, this.options.batchSize);
       if (claims.length === 0) return;
       log.debug('claimed reminders', { dispatcher: this.id, count: claims.length });
+      await this.onClaimed?.(claims);
       const fired = await fireReminders(this.db, this.id, claims, { emailEnabled: this.notifiers.has('EMAIL') });
       if (fired.length > 0) {
         log.info('reminders fired', {

@@ -25,7 +25,7 @@ export abstract class DomainError extends Error {
 
 export class NotFoundError extends DomainError {
   readonly code = ErrorCode.NOT_FOUND;
-  constructor(readonly kind: 'Task' | 'Reminder') {
+  constructor(readonly kind: 'Task' | 'Reminder' | 'WebhookEndpoint' | 'Delivery') {
     super(`${kind} not found`);
   }
 }

@@ -10,7 +10,7 @@ import { isUuid } from '../domain/ownership.js';
 import type { Context, SignedInContext } from './context.js';
 import { decodeGlobalIdLeniently } from './global-ids.js';
 
-const NODE_TYPENAMES = new Set(['Task', 'Reminder']);
+const NODE_TYPENAMES = new Set(['Task', 'Reminder', 'WebhookEndpoint', 'Delivery']);
 
 export const builder = new SchemaBuilder<{
   Context: Context;

@@ -6,7 +6,7 @@ import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import { NotFoundError } from '../domain/errors.js';
 import { isUuid } from '../domain/ownership.js';
 
-export type NodeTypename = 'Task' | 'Reminder';
+export type NodeTypename = 'Task' | 'Reminder' | 'WebhookEndpoint' | 'Delivery';
 
 /** Like Pothos' decoder, but a malformed id decodes to a typename no type has, instead of throwing. */
 export function decodeGlobalIdLeniently(globalId: string): { typename: string; id: string } {

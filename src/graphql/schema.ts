@@ -12,6 +12,9 @@ import './mutations/finish-task.js';
 import './mutations/delete-task.js';
 import './mutations/reminders.js';
 import './types/reminder-fired.js';
+import './types/webhook-endpoint.js';
+import './types/delivery.js';
+import './mutations/webhook-endpoints.js';
 
 builder.queryType({});
 builder.mutationType({});

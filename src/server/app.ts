@@ -14,6 +14,7 @@ import type { Database } from '../db/client.js';
 import { viewerForSubject } from '../domain/users.js';
 import type { Viewer } from '../domain/types.js';
 import type { EventHub } from '../events/hub.js';
+import type { AddressPolicy } from '../notifiers/address-guard.js';
 import type { Context } from '../graphql/context.js';
 import { costLimitRule } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
@@ -23,6 +24,7 @@ import { checkReadiness } from './readiness.js';
 export interface TicklerServerOptions {
   db: Database;
   events: EventHub;
+  webhookPolicy: AddressPolicy;
   verifyToken: TokenVerifier;
   /** Names of the migrations this build expects; /ready reports not ready until all are applied. */
   migrationNames: readonly string[];
@@ -55,7 +57,7 @@ function unauthenticated(message: string): GraphQLError {
 }
 
 export function createTicklerServer(options: TicklerServerOptions): TicklerServer {
-  const { db, events, verifyToken } = options;
+  const { db, events, webhookPolicy, verifyToken } = options;
 
   async function viewerFromToken(token: string): Promise<Viewer> {
     const verified = await verifyToken(token);
@@ -77,10 +79,10 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     },
     plugins: [costLimitPlugin],
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
-      if (initial.socketViewer) return { db, events, viewer: initial.socketViewer };
+      if (initial.socketViewer) return { db, events, webhookPolicy, viewer: initial.socketViewer };
       try {
         const token = bearerToken(initial.request.headers.get('authorization'));
-        return { db, events, viewer: token === undefined ? null : await viewerFromToken(token) };
+        return { db, events, webhookPolicy, viewer: token === undefined ? null : await viewerFromToken(token) };
       } catch (error) {
         if (error instanceof AuthenticationError) throw unauthenticated(error.message);
         throw error;

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   const server = createTicklerServer({
     db,
     events,
+    webhookPolicy: config.webhooks,
     verifyToken: createTokenVerifier(config.jwt),
     migrationNames: (await readMigrations()).map((migration) => migration.name),
     graphiql: config.graphiql,

@@ -37,6 +37,8 @@ export function useServer(): RunningServer {
     const server = createTicklerServer({
       db,
       events,
+      // Tests run their webhook receivers on 127.0.0.1.
+      webhookPolicy: { allowPrivate: false, allowLoopback: true },
       verifyToken: createTokenVerifier({ secret: TEST_JWT_SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined }),
       migrationNames: (await readMigrations()).map((migration) => migration.name),
       graphiql: false,
