@@ -20,6 +20,8 @@ export interface EmbeddedOptions {
   port: number;
   /** Delete the data when stopped (tests); the server's own data is always kept. */
   persistent?: boolean;
+  /** More `-c name=value` server flags (benchmarks load pg_stat_statements). */
+  extraFlags?: string[];
 }
 
 /**
@@ -87,7 +89,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     persistent: options.persistent ?? true,
     createPostgresUser: isRoot,
     // The defaults (100 connections) are too few for several dispatchers plus the API pool in tests.
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'listen_addresses=127.0.0.1', ...(options.extraFlags ?? [])],
     onLog: (message) => log.debug('embedded postgres', { message: String(message).trim() }),
     onError: (error) => log.warn('embedded postgres', { error: String(error) }),
   });

@@ -1,0 +1,11 @@
+import type { Table } from '../lib/report.js';
+import type { BenchContext } from '../run.js';
+
+export interface Scenario {
+  key: string;
+  title: string;
+  run(context: BenchContext): Promise<Table[]>;
+}
+
+/** In the order they run. Each scenario module registers itself here. */
+export const SCENARIOS: Scenario[] = [];
