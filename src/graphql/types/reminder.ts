@@ -24,7 +24,7 @@ export const ReminderRef = builder.prismaNode('Reminder', {
     }),
     secondsBeforeDeadline: t.exposeInt('offsetSeconds', { nullable: true }),
     status: t.expose('status', { type: ReminderStatusEnum }),
-    attempts: t.exposeInt('attempt', { description: 'How many times delivery was attempted.' }),
+    attempts: t.exposeInt('attempt', { description: 'How many times a dispatcher claimed it to fire it (above 1 only after a crash or a takeover).' }),
     firedAt: t.expose('firedAt', { type: 'DateTime', nullable: true }),
     lastError: t.exposeString('lastError', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
