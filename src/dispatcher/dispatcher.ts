@@ -191,7 +191,7 @@ export class Dispatcher {
       this.wakeDuringPass = false;
       await this.fireDueReminders();
       await this.startDueDeliveries();
-      const due = await nextDue(this.db);
+      const due = await nextDue(this.db, this.saturatedEndpoints());
       this.clockOffsetMs = due.databaseNow.getTime() - Date.now();
       for (const inMs of [due.reminderInMs, this.deliveryCapacity() > 0 ? due.deliveryInMs : null]) {
         if (inMs !== null) delayMs = Math.min(delayMs, Math.max(0, inMs));
@@ -229,6 +229,10 @@ export class Dispatcher {
     }
   }
 
+  private saturatedEndpoints(): string[] {
+    return [...this.inFlightByEndpoint].filter(([, count]) => count >= this.delivery.perEndpoint).map(([id]) => id);
+  }
+
   private deliveryCapacity(): number {
     return this.notifiers.size === 0 ? 0 : this.delivery.concurrency - this.inFlight.size;
   }
@@ -237,8 +241,7 @@ export class Dispatcher {
   private async startDueDeliveries(): Promise<void> {
     const capacity = this.deliveryCapacity();
     if (capacity <= 0 || this.stopping) return;
-    const saturated = [...this.inFlightByEndpoint].filter(([, count]) => count >= this.delivery.perEndpoint).map(([id]) => id);
-    const claimed = await claimDueDeliveries(this.db, this.id, capacity, saturated);
+    const claimed = await claimDueDeliveries(this.db, this.id, capacity, this.delivery.perEndpoint, this.inFlightByEndpoint);
     for (const delivery of claimed) {
       const endpointKey = delivery.endpointId;
       if (endpointKey) this.inFlightByEndpoint.set(endpointKey, (this.inFlightByEndpoint.get(endpointKey) ?? 0) + 1);

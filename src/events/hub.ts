@@ -47,6 +47,7 @@ const MAX_QUEUED_PER_SUBSCRIBER = 1000;
 /** How many missed events a resuming subscriber may replay. */
 export const MAX_REPLAY = 10_000;
 const FETCH_BATCH = 1000;
+const REPLAY_PAGE = 500;
 const FALLBACK_POLL_MS = 10_000;
 
 export class SubscriberTooSlowError extends Error {}
@@ -63,6 +64,7 @@ export class EventHub {
   private unlisten: (() => void) | undefined;
   private stopped = false;
   private started = false;
+  private readonly open = new Set<Subscription>();
 
   constructor(
     private readonly db: Database,
@@ -77,64 +79,50 @@ export class EventHub {
     this.started = true;
   }
 
+  /** Open subscriptions in this process, of one user or of all (observability; tests of unsubscribing). */
+  subscriptionCount(userId?: string): number {
+    return userId === undefined ? this.open.size : (this.subscribers.get(userId)?.size ?? 0);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.pollTimer);
     this.unlisten?.();
+    for (const subscription of [...this.open]) await subscription.return();
     await this.fetching;
   }
 
-  /** Live events of `userId` from now on; with `after`, first every stored event after that id. */
-  async *subscribe(userId: string, after: bigint | null, filter: (event: ReminderFiredEvent) => boolean): AsyncGenerator<ReminderFiredEvent> {
+  /**
+   * Live events of `userId` from now on; with `after`, first every stored event after that id.
+   * The subscriber is registered before the replay query, so nothing committed in between is
+   * missed; events that both paths deliver are dropped by id.
+   */
+  subscribe(userId: string, after: bigint | null, filter: (event: ReminderFiredEvent) => boolean): AsyncIterableIterator<ReminderFiredEvent> {
     if (!this.started) throw new HubNotReadyError('live events are not available yet; try again shortly');
-    const queue: ReminderFiredEvent[] = [];
-    let notify: (() => void) | undefined;
-    let overflowed = false;
-    const push: Push = (event) => {
-      if (queue.length >= MAX_QUEUED_PER_SUBSCRIBER) overflowed = true;
-      else queue.push(event);
-      notify?.();
-    };
-    // Registered before the replay query, so nothing committed in between is missed; the id check
-    // below drops what both paths deliver.
     let set = this.subscribers.get(userId);
     if (!set) this.subscribers.set(userId, (set = new Set()));
-    set.add(push);
-    let last = after ?? this.lastSeenId;
-    try {
-      if (after !== null) {
-        let replayed = 0;
-        while (true) {
-          const rows = await this.db.$queryRaw<EventRow[]>`
-            SELECT id, user_id, task_id, reminder_id, occurred_at, payload FROM events
-            WHERE user_id = ${userId}::uuid AND id > ${last}
-            ORDER BY id LIMIT 500`;
-          for (const row of rows) {
-            const event = toEvent(row);
-            last = event.id;
-            if (filter(event)) yield event;
-          }
-          replayed += rows.length;
-          if (rows.length < 500) break;
-          if (replayed >= MAX_REPLAY) throw new SubscriberTooSlowError(`more than ${MAX_REPLAY} events to replay`);
-        }
-      }
-      while (!this.stopped) {
-        if (overflowed) throw new SubscriberTooSlowError('subscriber fell too far behind; resubscribe with `after`');
-        const event = queue.shift();
-        if (!event) {
-          await new Promise<void>((resolve) => (notify = resolve));
-          notify = undefined;
-          continue;
-        }
-        if (event.id <= last) continue;
-        last = event.id;
-        if (filter(event)) yield event;
-      }
-    } finally {
-      set.delete(push);
-      if (set.size === 0 && this.subscribers.get(userId) === set) this.subscribers.delete(userId);
-    }
+    const subscribers = set;
+    const subscription = new Subscription(
+      after ?? this.lastSeenId,
+      after === null ? null : (from) => this.replayPage(userId, from),
+      filter,
+      () => {
+        subscribers.delete(subscription.push);
+        if (subscribers.size === 0 && this.subscribers.get(userId) === subscribers) this.subscribers.delete(userId);
+      },
+    );
+    subscribers.add(subscription.push);
+    this.open.add(subscription);
+    subscription.onClose(() => this.open.delete(subscription));
+    return subscription;
+  }
+
+  private async replayPage(userId: string, afterId: bigint): Promise<ReminderFiredEvent[]> {
+    const rows = await this.db.$queryRaw<EventRow[]>`
+      SELECT id, user_id, task_id, reminder_id, occurred_at, payload FROM events
+      WHERE user_id = ${userId}::uuid AND id > ${afterId}
+      ORDER BY id LIMIT ${REPLAY_PAGE}`;
+    return rows.map(toEvent);
   }
 
   /** Read new events (coalescing pokes that arrive while reading) and hand them out. */
@@ -157,10 +145,13 @@ export class EventHub {
 
   private async fetchNew(): Promise<void> {
     if (this.subscribers.size === 0) {
-      // Nobody here to hand events to: only keep the position current.
+      // Nobody here to hand events to: only keep the position current. If someone subscribed
+      // while we asked, jumping ahead could skip events they must get: read them normally instead.
       const [row] = await this.db.$queryRaw<Array<{ max: bigint | null }>>`SELECT max(id) AS max FROM events`;
-      if (row?.max != null && row.max > this.lastSeenId) this.lastSeenId = row.max;
-      return;
+      if (this.subscribers.size === 0) {
+        if (row?.max != null && row.max > this.lastSeenId) this.lastSeenId = row.max;
+        return;
+      }
     }
     while (true) {
       const rows = await this.db.$queryRaw<EventRow[]>`
@@ -184,5 +175,94 @@ export class EventHub {
       if (!this.stopped) this.schedulePoll();
     }, FALLBACK_POLL_MS);
     this.pollTimer.unref();
+  }
+}
+
+/**
+ * One subscriber's stream: replay pages first (when resuming), then the live queue. A hand-written
+ * iterator rather than an async generator so that `return()` (the client unsubscribed or went away)
+ * takes effect at once, even while `next()` is waiting for the next event.
+ */
+class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
+  private readonly queue: ReminderFiredEvent[] = [];
+  private wakeUp: (() => void) | undefined;
+  private closed = false;
+  private overflowed = false;
+  private replayed = 0;
+  private readonly closeHooks: Array<() => void> = [];
+  private replayBuffer: ReminderFiredEvent[] = [];
+
+  constructor(
+    private last: bigint,
+    private replay: ((afterId: bigint) => Promise<ReminderFiredEvent[]>) | null,
+    private readonly filter: (event: ReminderFiredEvent) => boolean,
+    unregister: () => void,
+  ) {
+    this.closeHooks.push(unregister);
+  }
+
+  readonly push = (event: ReminderFiredEvent): void => {
+    if (this.queue.length >= MAX_QUEUED_PER_SUBSCRIBER) this.overflowed = true;
+    else this.queue.push(event);
+    this.wakeUp?.();
+  };
+
+  onClose(hook: () => void): void {
+    this.closeHooks.push(hook);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<ReminderFiredEvent>> {
+    while (!this.closed) {
+      const event = await this.take();
+      if (event === undefined) continue;
+      if (event.id <= this.last) continue;
+      this.last = event.id;
+      if (this.filter(event)) return { value: event, done: false };
+    }
+    return { value: undefined, done: true };
+  }
+
+  /** The next candidate event, or undefined after waking up with nothing new. */
+  private async take(): Promise<ReminderFiredEvent | undefined> {
+    const buffered = this.replayBuffer.shift();
+    if (buffered) return buffered;
+    if (this.replay) {
+      const page = await this.replay(this.last);
+      this.replayed += page.length;
+      if (page.length < REPLAY_PAGE) this.replay = null;
+      else if (this.replayed >= MAX_REPLAY) {
+        await this.return();
+        throw new SubscriberTooSlowError(`more than ${MAX_REPLAY} events to replay`);
+      }
+      this.replayBuffer = page;
+      return this.replayBuffer.shift();
+    }
+    if (this.overflowed) {
+      await this.return();
+      throw new SubscriberTooSlowError('subscriber fell too far behind; resubscribe with `after`');
+    }
+    const event = this.queue.shift();
+    if (event) return event;
+    await new Promise<void>((resolve) => (this.wakeUp = resolve));
+    this.wakeUp = undefined;
+    return undefined;
+  }
+
+  async return(): Promise<IteratorResult<ReminderFiredEvent>> {
+    if (!this.closed) {
+      this.closed = true;
+      for (const hook of this.closeHooks) hook();
+      this.wakeUp?.();
+    }
+    return { value: undefined, done: true };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<ReminderFiredEvent>> {
+    await this.return();
+    throw error;
   }
 }

@@ -18,15 +18,19 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims up to `limit` deliveries whose next attempt is due, skipping endpoints that already have
- * as many deliveries in flight here as they may: one slow receiver cannot take every slot.
+ * Claims up to `limit` deliveries whose next attempt is due, giving each webhook endpoint at most
+ * `perEndpoint` in flight here (counting `inFlight`, those already running): one slow receiver
+ * cannot take every slot. Candidates are locked first (SKIP LOCKED), then ranked per endpoint.
  */
 export async function claimDueDeliveries(
   db: Database,
   dispatcherId: string,
   limit: number,
-  saturatedEndpoints: readonly string[],
+  perEndpoint: number,
+  inFlight: ReadonlyMap<string, number>,
 ): Promise<ClaimedDelivery[]> {
+  const busyEndpoints = [...inFlight.keys()];
+  const busyCounts = [...inFlight.values()];
   const rows = await db.$queryRaw<
     Array<{
       id: string;
@@ -44,17 +48,31 @@ export async function claimDueDeliveries(
       email: string | null;
     }>
   >`
-    WITH claimed AS (
+    WITH candidates AS (
+      SELECT id, endpoint_id, next_attempt_at FROM deliveries
+      WHERE status = 'PENDING' AND next_attempt_at <= now()
+      ORDER BY next_attempt_at
+      FOR UPDATE SKIP LOCKED
+      LIMIT ${limit * 4}
+    ),
+    busy AS (
+      SELECT * FROM unnest(${busyEndpoints}::uuid[], ${busyCounts}::int[]) AS b(endpoint_id, in_flight)
+    ),
+    ranked AS (
+      SELECT c.id, c.endpoint_id, c.next_attempt_at,
+             row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) + coalesce(b.in_flight, 0) AS slot
+      FROM candidates c LEFT JOIN busy b ON b.endpoint_id = c.endpoint_id
+    ),
+    chosen AS (
+      SELECT id FROM ranked
+      WHERE endpoint_id IS NULL OR slot <= ${perEndpoint}
+      ORDER BY next_attempt_at
+      LIMIT ${limit}
+    ),
+    claimed AS (
       UPDATE deliveries
       SET status = 'PROCESSING', claimed_by = ${dispatcherId}, claimed_at = now(), attempt = attempt + 1, updated_at = now()
-      WHERE id IN (
-        SELECT id FROM deliveries
-        WHERE status = 'PENDING' AND next_attempt_at <= now()
-          AND (endpoint_id IS NULL OR NOT (endpoint_id = ANY(${saturatedEndpoints as string[]}::uuid[])))
-        ORDER BY next_attempt_at
-        FOR UPDATE SKIP LOCKED
-        LIMIT ${limit}
-      )
+      WHERE id IN (SELECT id FROM chosen)
       RETURNING id, attempt, channel, event_id, endpoint_id
     )
     SELECT c.id, c.attempt, c.channel::text AS channel, c.event_id, e.user_id, e.task_id, e.reminder_id, e.occurred_at,

@@ -62,7 +62,11 @@ export async function fireReminders(
       appended AS (
         INSERT INTO events (user_id, task_id, reminder_id, type, occurred_at, payload)
         SELECT owner_id, task_id, id, 'reminder.fired', fired_at,
-               jsonb_build_object('taskTitle', title, 'deadline', deadline, 'triggerAt', trigger_at, 'firedAt', fired_at)
+               -- Times as the API writes them (RFC 3339, UTC, milliseconds, Z).
+               jsonb_build_object('taskTitle', title,
+                                  'deadline', to_char(deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                                  'triggerAt', to_char(trigger_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                                  'firedAt', to_char(fired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
         FROM fired
         ORDER BY trigger_at, id
         RETURNING id, user_id, task_id, reminder_id, occurred_at

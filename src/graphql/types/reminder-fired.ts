@@ -16,9 +16,12 @@ const ReminderFiredEventRef = builder.objectRef<ReminderFiredEvent>('ReminderFir
   }),
 });
 
+const MAX_EVENT_ID = 9_223_372_036_854_775_807n;
+
 function parseEventId(value: string): bigint {
-  if (!/^\d{1,19}$/.test(value)) throw new GraphQLError('`after` must be the id of an event you received');
-  return BigInt(value);
+  const id = /^\d{1,19}$/.test(value) ? BigInt(value) : -1n;
+  if (id < 0n || id > MAX_EVENT_ID) throw new GraphQLError('`after` must be the id of an event you received');
+  return id;
 }
 
 builder.subscriptionField('reminderFired', (t) =>
@@ -32,12 +35,18 @@ builder.subscriptionField('reminderFired', (t) =>
       after: t.arg.id({ required: false }),
     },
     subscribe: (_root, args, context) => {
+      // The hub may refuse at once (not ready): translate that too.
       const after = args.after == null ? null : parseEventId(String(args.after));
       // An id that is not one of the viewer's tasks simply never matches.
       const taskId = args.taskId == null ? null : databaseIdOrNull(String(args.taskId));
-      return clientFacing(
-        context.events.subscribe(context.viewer.userId, after, (event) => taskId === null || event.taskId === taskId),
-      );
+      try {
+        return clientFacing(
+          context.events.subscribe(context.viewer.userId, after, (event) => taskId === null || event.taskId === taskId),
+        );
+      } catch (error) {
+        if (error instanceof HubNotReadyError) throw new GraphQLError(error.message, { extensions: { code: 'NOT_READY' } });
+        throw error;
+      }
     },
     resolve: (event) => event,
   }),
@@ -51,13 +60,22 @@ function databaseIdOrNull(globalId: string): string {
   }
 }
 
-/** The hub's refusals are the client's to handle (resubscribe later, or with `after`): not internal errors. */
-async function* clientFacing(events: AsyncGenerator<ReminderFiredEvent>): AsyncGenerator<ReminderFiredEvent> {
-  try {
-    yield* events;
-  } catch (error) {
+/**
+ * The hub's refusals are the client's to handle (resubscribe later, or with `after`): not internal
+ * errors. Forwards `return()` at once, so an unsubscribe reaches the hub immediately.
+ */
+function clientFacing(events: AsyncIterableIterator<ReminderFiredEvent>): AsyncIterableIterator<ReminderFiredEvent> {
+  const translate = (error: unknown): never => {
     if (error instanceof SubscriberTooSlowError) throw new GraphQLError(error.message, { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } });
     if (error instanceof HubNotReadyError) throw new GraphQLError(error.message, { extensions: { code: 'NOT_READY' } });
     throw error;
-  }
+  };
+  return {
+    next: () => events.next().catch(translate),
+    return: () => events.return?.() ?? Promise.resolve({ value: undefined, done: true }),
+    throw: (error?: unknown) => events.throw?.(error) ?? Promise.reject(error),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }

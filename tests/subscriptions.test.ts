@@ -1,0 +1,388 @@
+/**
+ * The `reminderFired` subscription end to end: real API instances, a real dispatcher firing real
+ * reminders, graphql-ws clients over real sockets.
+ *
+ * 1. A user's client gets its own fired reminder with the right fields; another user's gets nothing of it.
+ * 2. `taskId` narrows to one task (and another user's task id matches nothing).
+ * 3. Resuming with `after`: the events missed while away, in order, then live ones; no gap, no duplicate,
+ *    also when reminders keep firing around the moment of reconnecting.
+ * 4. Two instances on one database: a client on instance B hears reminders fired next to instance A.
+ * 5. A malformed `after` is a clear GraphQL error, not a masked internal one.
+ *
+ * This file works in its own scratch database (see helpers/sinks.ts): its dispatcher then fires
+ * only this file's reminders.
+ */
+import type { ResultOf, TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { graphql } from './gql/index.js';
+import { withPgClient } from './helpers/database.js';
+import { AddReminder, CreateTask, GetTask } from './helpers/operations.js';
+import { inSeconds, newUser, run, type TestUser } from './helpers/server.js';
+import {
+  createIsolatedDatabase,
+  eventually,
+  FAST_DISPATCHER,
+  sleep,
+  startDispatcher,
+  startInstance,
+  type Instance,
+  type IsolatedDatabase,
+  type RunningDispatcher,
+} from './helpers/sinks.js';
+
+const SubscriptionsTestReminderFired = graphql(`
+  subscription SubscriptionsTestReminderFired($taskId: ID, $after: ID) {
+    reminderFired(taskId: $taskId, after: $after) {
+      id
+      taskId
+      reminderId
+      taskTitle
+      triggerAt
+      occurredAt
+      deadline
+    }
+  }
+`);
+
+type FiredEvent = ResultOf<typeof SubscriptionsTestReminderFired>['reminderFired'];
+
+let database: IsolatedDatabase;
+/** Instance A runs the dispatcher next to it; instance B only serves clients. */
+let instanceA: Instance;
+let instanceB: Instance;
+let dispatcher: RunningDispatcher;
+
+beforeAll(async () => {
+  database = await createIsolatedDatabase();
+  instanceA = await startInstance(database.url);
+  instanceB = await startInstance(database.url);
+  dispatcher = await startDispatcher(database.url, FAST_DISPATCHER, instanceA);
+});
+
+afterAll(async () => {
+  await dispatcher?.stop();
+  await instanceB?.stop();
+  await instanceA?.stop();
+  await database?.drop();
+});
+
+// ---------------------------------------------------------------------------------------------
+// graphql-ws feeds
+// ---------------------------------------------------------------------------------------------
+
+interface Feed<TEvent> {
+  events: TEvent[];
+  /** GraphQL errors of the operation, or what ended it otherwise (a closed socket). */
+  errors: unknown[];
+  /** Resolves with the first `count` events once that many arrived. */
+  waitFor: (count: number, timeoutMs?: number) => Promise<TEvent[]>;
+  /** Resolves once the operation ended (an error or completion). */
+  ended: Promise<void>;
+  dispose: () => Promise<void>;
+}
+
+/** graphql-ws hands a closed socket to `error` as its CloseEvent: make it readable. */
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    return `socket closed with ${String(error.code)} ${'reason' in error ? String(error.reason) : ''}`;
+  }
+  return JSON.stringify(error);
+}
+
+/**
+ * Opens a graphql-ws client for `user` on `instance` and starts one subscription on it. Resolves
+ * once the socket is acknowledged and the server has had time to register the subscription (the
+ * protocol has no acknowledgement for that; reminders in these tests are due seconds later).
+ */
+async function subscribe<TData, TVariables extends Record<string, unknown>, TEvent>(
+  instance: Instance,
+  user: TestUser,
+  document: TypedDocumentNode<TData, TVariables>,
+  variables: TVariables,
+  pick: (data: TData) => TEvent,
+): Promise<Feed<TEvent>> {
+  let connected!: () => void;
+  const isConnected = new Promise<void>((resolve) => (connected = resolve));
+  const client: Client = createClient({
+    url: instance.wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${user.token}` },
+    lazy: false,
+    retryAttempts: 0,
+    onNonLazyError: () => {},
+    on: { connected: () => connected() },
+  });
+  let ended!: () => void;
+  const feed: Feed<TEvent> = {
+    events: [],
+    errors: [],
+    ended: new Promise<void>((resolve) => (ended = resolve)),
+    waitFor: (count, timeoutMs = 20_000) =>
+      eventually(
+        `${count} event(s) (have ${feed.events.length})`,
+        () => {
+          if (feed.errors.length > 0) throw new Error(`subscription failed: ${feed.errors.map(describeError).join('; ')}`);
+          return feed.events.length >= count ? feed.events.slice(0, count) : undefined;
+        },
+        timeoutMs,
+        25,
+      ),
+    dispose: async () => {
+      await client.dispose();
+    },
+  };
+  client.subscribe<TData>(
+    { query: print(document), variables },
+    {
+      next: (result) => {
+        if (result.errors?.length) feed.errors.push(...result.errors);
+        if (result.data) feed.events.push(pick(result.data));
+      },
+      error: (error) => {
+        if (Array.isArray(error)) feed.errors.push(...(error as unknown[]));
+        else feed.errors.push(error);
+        ended();
+      },
+      complete: () => ended(),
+    },
+  );
+  await isConnected;
+  await sleep(300);
+  return feed;
+}
+
+function reminderFeed(instance: Instance, user: TestUser, variables: { taskId?: string; after?: string } = {}): Promise<Feed<FiredEvent>> {
+  return subscribe(instance, user, SubscriptionsTestReminderFired, variables, (data) => data.reminderFired);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks and reminders through the API
+// ---------------------------------------------------------------------------------------------
+
+async function createTask(instance: Instance, user: TestUser, title: string) {
+  const result = await run(instance, user, CreateTask, { input: { title, deadline: inSeconds(3600) } });
+  if (result.createTask.__typename !== 'CreateTaskSuccess') throw new Error(`setup failed: ${JSON.stringify(result.createTask)}`);
+  return result.createTask.task;
+}
+
+async function addReminder(instance: Instance, user: TestUser, taskId: string, at: string) {
+  const result = await run(instance, user, AddReminder, { taskId, reminder: { at } });
+  if (result.addReminder.__typename !== 'AddReminderSuccess') throw new Error(`setup failed: ${JSON.stringify(result.addReminder)}`);
+  return result.addReminder.reminder;
+}
+
+/** Waits until every reminder of the task has fired (status SENT), as the API reports it. */
+async function allFired(instance: Instance, user: TestUser, taskId: string, timeoutMs = 20_000): Promise<void> {
+  await eventually(
+    'the reminders to fire',
+    async () => {
+      const result = await run(instance, user, GetTask, { id: taskId });
+      if (result.task.__typename !== 'TaskSuccess') throw new Error(JSON.stringify(result.task));
+      return result.task.task.reminders.every((reminder) => reminder.status === 'SENT') ? true : undefined;
+    },
+    timeoutMs,
+    100,
+  );
+}
+
+function expectStrictlyIncreasing(ids: readonly string[]): void {
+  for (let index = 1; index < ids.length; index += 1) {
+    expect(BigInt(ids[index] ?? '0') > BigInt(ids[index - 1] ?? '0'), `ids ${ids.join(', ')}`).toBe(true);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+describe('reminderFired', () => {
+  it("delivers a user's own fired reminder with its fields, and nothing of it to another user", async () => {
+    const alice = await newUser('alice');
+    const bob = await newUser('bob');
+    const aliceTask = await createTask(instanceA, alice, "Alice's report");
+    const bobTask = await createTask(instanceA, bob, "Bob's taxes");
+    const [aliceFeed, bobFeed] = await Promise.all([reminderFeed(instanceA, alice), reminderFeed(instanceA, bob)]);
+    try {
+      const reminder = await addReminder(instanceA, alice, aliceTask.id, inSeconds(1.5));
+      const [event] = await aliceFeed.waitFor(1);
+      if (!event) throw new Error('no event');
+      expect(event.id).toMatch(/^\d+$/);
+      expect(event.taskId).toBe(aliceTask.id);
+      expect(event.reminderId).toBe(reminder.id);
+      expect(event.taskTitle).toBe("Alice's report");
+      expect(event.triggerAt).toBe(reminder.triggerAt);
+      expect(event.deadline).toBe(aliceTask.deadline);
+      expect(new Date(event.occurredAt).getTime()).toBeGreaterThanOrEqual(new Date(event.triggerAt).getTime());
+      // Fired on time, give or take a loaded machine.
+      expect(new Date(event.occurredAt).getTime() - new Date(event.triggerAt).getTime()).toBeLessThan(10_000);
+
+      // Bob's subscription works (control), and only ever carries Bob's own reminder.
+      const bobReminder = await addReminder(instanceA, bob, bobTask.id, inSeconds(1.5));
+      const [bobEvent] = await bobFeed.waitFor(1);
+      expect(bobEvent?.reminderId).toBe(bobReminder.id);
+      await sleep(500);
+      expect(bobFeed.events.map((received) => received.reminderId)).toEqual([bobReminder.id]);
+      expect(aliceFeed.events.map((received) => received.reminderId)).toEqual([reminder.id]);
+      expect(aliceFeed.errors).toEqual([]);
+      expect(bobFeed.errors).toEqual([]);
+    } finally {
+      await Promise.all([aliceFeed.dispose(), bobFeed.dispose()]);
+    }
+  });
+
+  it('with taskId, carries only the events of that task', async () => {
+    const alice = await newUser('alice');
+    const mallory = await newUser('mallory');
+    const wanted = await createTask(instanceA, alice, 'Wanted');
+    const other = await createTask(instanceA, alice, 'Other');
+    await createTask(instanceA, mallory, 'Mallory makes herself known');
+    const [filtered, everything, foreign] = await Promise.all([
+      reminderFeed(instanceA, alice, { taskId: wanted.id }),
+      reminderFeed(instanceA, alice),
+      // Someone else's task id is not a way in: it matches nothing.
+      reminderFeed(instanceA, mallory, { taskId: wanted.id }),
+    ]);
+    try {
+      const first = await addReminder(instanceA, alice, wanted.id, inSeconds(1.5));
+      await addReminder(instanceA, alice, other.id, inSeconds(1.6));
+      const second = await addReminder(instanceA, alice, wanted.id, inSeconds(1.7));
+      await addReminder(instanceA, alice, other.id, inSeconds(1.8));
+
+      const all = await everything.waitFor(4);
+      expect(new Set(all.map((event) => event.taskId))).toEqual(new Set([wanted.id, other.id]));
+      const onlyWanted = await filtered.waitFor(2);
+      await sleep(500);
+      expect(filtered.events).toHaveLength(2);
+      expect(onlyWanted.map((event) => event.reminderId)).toEqual([first.id, second.id]);
+      expect(onlyWanted.every((event) => event.taskId === wanted.id && event.taskTitle === 'Wanted')).toBe(true);
+      // The filtered feed's events are the very events of the unfiltered one.
+      expect(onlyWanted.map((event) => event.id)).toEqual(all.filter((event) => event.taskId === wanted.id).map((event) => event.id));
+      expect(foreign.events).toEqual([]);
+      expect(foreign.errors).toEqual([]);
+    } finally {
+      await Promise.all([filtered.dispose(), everything.dispose(), foreign.dispose()]);
+    }
+  });
+
+  it('resumes with `after`: missed events first, in order, then live ones, with no gap and no duplicate', async () => {
+    const user = await newUser('resumer');
+    const task = await createTask(instanceA, user, 'Resume me');
+    const created: string[] = [];
+
+    // Connected: one event, live.
+    const firstFeed = await reminderFeed(instanceA, user);
+    let lastSeen: string;
+    try {
+      created.push((await addReminder(instanceA, user, task.id, inSeconds(1.5))).id);
+      const [first] = await firstFeed.waitFor(1);
+      if (!first) throw new Error('no event');
+      lastSeen = first.id;
+    } finally {
+      await firstFeed.dispose();
+    }
+    const beforeDisconnect = [...firstFeed.events];
+
+    // Away: two reminders fire.
+    created.push((await addReminder(instanceA, user, task.id, inSeconds(1.5))).id);
+    created.push((await addReminder(instanceA, user, task.id, inSeconds(1.7))).id);
+    await allFired(instanceA, user, task.id);
+
+    // A burst due around the moment of reconnecting: some are replayed, some arrive live, and the
+    // hand-over between the two must neither drop nor repeat one.
+    const burstStart = Date.now() + 1500;
+    const burstTask = await run(instanceA, user, CreateTask, {
+      input: {
+        title: 'Resume me: burst',
+        deadline: inSeconds(3600),
+        reminders: Array.from({ length: 8 }, (_, index) => ({ at: new Date(burstStart + index * 150).toISOString() })),
+      },
+    });
+    if (burstTask.createTask.__typename !== 'CreateTaskSuccess') throw new Error(`setup failed: ${JSON.stringify(burstTask.createTask)}`);
+    const burst = burstTask.createTask.task.reminders.map((reminder) => reminder.id);
+    created.push(...burst);
+    await sleep(Math.max(0, burstStart + 400 - Date.now()));
+
+    const secondFeed = await reminderFeed(instanceA, user, { after: lastSeen });
+    try {
+      // The two missed while away come first, in firing order.
+      const replayed = await secondFeed.waitFor(2);
+      expect(replayed.map((event) => event.reminderId)).toEqual(created.slice(1, 3));
+      await secondFeed.waitFor(2 + burst.length);
+
+      // And one more, certainly live.
+      const live = await addReminder(instanceA, user, task.id, inSeconds(1.5));
+      created.push(live.id);
+      const resumed = await secondFeed.waitFor(3 + burst.length);
+      expect(resumed.at(-1)?.reminderId).toBe(live.id);
+
+      await sleep(1000);
+      const all = [...beforeDisconnect, ...secondFeed.events];
+      expectStrictlyIncreasing(all.map((event) => event.id));
+      expect(all).toHaveLength(created.length);
+      expect(new Set(all.map((event) => event.reminderId))).toEqual(new Set(created));
+      expect(secondFeed.errors).toEqual([]);
+    } finally {
+      await secondFeed.dispose();
+    }
+  });
+
+  it('reaches a client on another instance than the one whose dispatcher fired the reminder', async () => {
+    const user = await newUser('roaming');
+    // The task is made through instance A, next to the dispatcher; the client listens on B.
+    const task = await createTask(instanceA, user, 'Across instances');
+    const [onB, onA] = await Promise.all([reminderFeed(instanceB, user), reminderFeed(instanceA, user)]);
+    try {
+      const reminder = await addReminder(instanceA, user, task.id, inSeconds(1.5));
+      const [fromB] = await onB.waitFor(1);
+      const [fromA] = await onA.waitFor(1);
+      expect(fromB?.reminderId).toBe(reminder.id);
+      expect(fromB?.taskTitle).toBe('Across instances');
+      // Both instances read the same event from the shared log.
+      expect(fromB).toEqual(fromA);
+      expect(onB.errors).toEqual([]);
+    } finally {
+      await Promise.all([onB.dispose(), onA.dispose()]);
+    }
+  });
+
+  it('lets go of a subscription as soon as the client unsubscribes, with no event needed to notice', async () => {
+    const user = await newUser('leaver');
+    const feed = await reminderFeed(instanceA, user);
+    const userId = await withPgClient(async (client) => {
+      const { rows } = await client.query<{ id: string }>('SELECT id FROM users WHERE subject = $1', [user.subject]);
+      return rows[0]?.id ?? '';
+    }, database.url);
+    await eventually('the subscription to register', async () => (instanceA.events.subscriptionCount(userId) === 1 ? true : undefined), 5000, 50);
+    await feed.dispose();
+    await eventually('the subscription to be released', async () => (instanceA.events.subscriptionCount(userId) === 0 ? true : undefined), 5000, 50);
+  });
+
+  it.each(['abc', '-1', '1.5', '', '12345678901234567890'])('answers `after: "%s"` with a clear GraphQL error', async (after) => {
+    await expectClearAfterError(after);
+  });
+
+  // 19 digits that exceed bigint must be refused before they reach PostgreSQL.
+  it('answers an `after` beyond the bigint range with a clear GraphQL error', async () => {
+    await expectClearAfterError('9999999999999999999');
+  });
+});
+
+/** A subscription with this `after` ends at once with our own message, never a masked internal error. */
+async function expectClearAfterError(after: string): Promise<void> {
+  const user = await newUser('clumsy');
+  const feed = await reminderFeed(instanceA, user, { after });
+  try {
+    await Promise.race([feed.ended, sleep(10_000)]);
+    expect(feed.events).toEqual([]);
+    expect(feed.errors).toHaveLength(1);
+    const [error] = feed.errors;
+    expect(error).toMatchObject({ message: '`after` must be the id of an event you received' });
+    expect(JSON.stringify(error)).not.toMatch(/Unexpected error/);
+  } finally {
+    await feed.dispose();
+  }
+}
