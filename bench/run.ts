@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeEnvironment, startBenchServer, type BenchServer } from './lib/database.js';
 import { renderTable, type Table } from './lib/report.js';
-import { SCENARIOS } from './scenarios/index.js';
+import { SCENARIOS } from './scenarios/all.js';
 
 export type Mode = 'quick' | 'full';
 

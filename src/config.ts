@@ -97,6 +97,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // Outside production the development secret is accepted so `npm run token` works out of the box.
   const secret = configuredSecret ?? (production ? undefined : DEVELOPMENT_JWT_SECRET);
+  const heartbeatMs = integer(env, 'DISPATCHER_HEARTBEAT_MS', 3000, 100, 60_000);
+  const deadAfterMs = integer(env, 'DISPATCHER_DEAD_AFTER_MS', 10_000, 500, 600_000);
+  if (deadAfterMs < 2 * heartbeatMs) {
+    throw new ConfigError('DISPATCHER_DEAD_AFTER_MS must be at least twice DISPATCHER_HEARTBEAT_MS, or live dispatchers would be declared dead');
+  }
   return {
     nodeEnv,
     port: integer(env, 'PORT', 4000, 0, 65535),
@@ -117,8 +122,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       enabled: flag(env, 'DISPATCHER', true),
       batchSize: integer(env, 'DISPATCHER_BATCH_SIZE', 100, 1, 10_000),
       leaseMs: integer(env, 'REMINDER_LEASE_SECONDS', 300, 1, 86_400) * 1000,
-      heartbeatMs: integer(env, 'DISPATCHER_HEARTBEAT_MS', 3000, 100, 60_000),
-      deadAfterMs: integer(env, 'DISPATCHER_DEAD_AFTER_MS', 10_000, 500, 600_000),
+      heartbeatMs,
+      deadAfterMs,
       deliveryTimeoutMs: integer(env, 'DELIVERY_TIMEOUT_MS', 10_000, 100, 120_000),
       deliveryMaxAttempts: integer(env, 'DELIVERY_MAX_ATTEMPTS', 8, 1, 50),
       deliveryBackoffBaseMs: integer(env, 'DELIVERY_BACKOFF_BASE_MS', 1000, 1, 3_600_000),

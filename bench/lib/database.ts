@@ -4,7 +4,7 @@
  * identical settings one after another and never see each other's rows.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -40,9 +40,10 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
 
 export async function startBenchServer(): Promise<BenchServer> {
   let embedded: EmbeddedDatabase | undefined;
+  let dataDir: string | undefined;
   let adminUrl = process.env.DATABASE_URL ? withDatabase(process.env.DATABASE_URL, 'postgres') : undefined;
   if (!adminUrl) {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'tickler-bench-pg-'));
+    dataDir = await mkdtemp(path.join(tmpdir(), 'tickler-bench-pg-'));
     await chmod(dataDir, 0o755);
     embedded = await startEmbeddedPostgres({
       dataDir,
@@ -75,6 +76,7 @@ export async function startBenchServer(): Promise<BenchServer> {
         for (const name of created) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       });
       await embedded?.stop();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

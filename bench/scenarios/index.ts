@@ -6,6 +6,3 @@ export interface Scenario {
   title: string;
   run(context: BenchContext): Promise<Table[]>;
 }
-
-/** In the order they run. Each scenario module registers itself here. */
-export const SCENARIOS: Scenario[] = [];

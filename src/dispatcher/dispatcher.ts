@@ -112,6 +112,9 @@ export class Dispatcher {
       idlePollMs: options.idlePollMs ?? DEFAULTS.idlePollMs,
       maxReminderAttempts: options.maxReminderAttempts ?? DEFAULTS.maxReminderAttempts,
     };
+    if (this.options.deadAfterMs < 2 * this.options.heartbeatMs) {
+      throw new Error(`deadAfterMs (${this.options.deadAfterMs}) must be at least twice heartbeatMs (${this.options.heartbeatMs})`);
+    }
     this.delivery = { ...DELIVERY_DEFAULTS, ...options.delivery } as Required<NonNullable<DispatcherOptions['delivery']>>;
     for (const notifier of options.notifiers ?? []) this.notifiers.set(notifier.channel, notifier);
     this.onFired = options.onFired;
@@ -124,7 +127,7 @@ export class Dispatcher {
   async start(): Promise<void> {
     // start() may be retried after a partial failure (database unreachable): begin from scratch.
     for (const unlisten of this.unlisten.splice(0)) unlisten();
-    await registerDispatcher(this.db, this.id, hostname(), process.pid);
+    await registerDispatcher(this.db, this.id, hostname(), process.pid, this.options.deadAfterMs);
     const catchUp = { reconnected: () => this.wake(Date.now()) };
     this.unlisten.push(
       await this.listener.listen('tickler_reminders', (payload) => this.onReminderDue(payload), catchUp),
@@ -311,14 +314,13 @@ export class Dispatcher {
     try {
       const recovered = await heartbeatAndRecover(this.db, this.id, {
         leaseMs: this.options.leaseMs,
-        deadAfterMs: this.options.deadAfterMs,
         maxAttempts: this.options.maxReminderAttempts,
       });
       if (!recovered.alive && !this.stopping) {
         // We were declared dead (paused too long) and our claims were handed on; fencing keeps
         // our late outcomes out. Come back as alive.
         log.warn('dispatcher was declared dead; registering again', { dispatcher: this.id });
-        await registerDispatcher(this.db, this.id, hostname(), process.pid);
+        await registerDispatcher(this.db, this.id, hostname(), process.pid, this.options.deadAfterMs);
       }
       if (recovered.reminders + recovered.remindersFailed + recovered.deliveries > 0 || recovered.deadDispatchers.length > 0) {
         log.warn('recovered abandoned claims', { dispatcher: this.id, ...recovered });

@@ -14,14 +14,14 @@ export interface Recovered {
 
 /**
  * One statement, run every heartbeat by every dispatcher: records that this dispatcher is alive,
- * declares dead the ones whose heartbeat is older than `deadAfterMs`, and hands back every claim
+ * declares dead the ones silent for longer than their own `dead_after_ms`, and hands back every claim
  * that is either older than the lease or held by a dead (or unknown) dispatcher. A reminder that
  * has been claimed `maxAttempts` times without firing is marked FAILED rather than retried forever.
  */
 export async function heartbeatAndRecover(
   db: Database,
   dispatcherId: string,
-  options: { leaseMs: number; deadAfterMs: number; maxAttempts: number },
+  options: { leaseMs: number; maxAttempts: number },
 ): Promise<Recovered> {
   const [row] = await db.$queryRaw<
     Array<{ reminders: number; reminders_failed: number; deliveries: number; dead: string[] | null; beat: number }>
@@ -31,7 +31,7 @@ export async function heartbeatAndRecover(
     ),
     dead AS (
       DELETE FROM dispatchers
-      WHERE heartbeat_at < now() - make_interval(secs => ${options.deadAfterMs / 1000})
+      WHERE heartbeat_at < now() - make_interval(secs => dead_after_ms / 1000.0)
         AND id <> ${dispatcherId}
       RETURNING id
     ),

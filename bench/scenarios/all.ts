@@ -1,0 +1,11 @@
+/** Every scenario, in the order `npm run bench` runs them (kept apart from index.ts to avoid an import cycle). */
+import { scenario as api } from './api.js';
+import { scenario as burst } from './burst.js';
+import { scenario as crash } from './crash.js';
+import { scenario as fanout } from './fanout.js';
+import { scenario as idle } from './idle.js';
+import type { Scenario } from './index.js';
+import { scenario as lateness } from './lateness.js';
+import { scenario as throughput } from './throughput.js';
+
+export const SCENARIOS: Scenario[] = [lateness, burst, throughput, crash, api, fanout, idle];

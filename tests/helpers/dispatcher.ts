@@ -1,0 +1,466 @@
+/**
+ * Helpers for tests/dispatcher.test.ts: dispatchers in child processes (tests/fixtures/dispatcher-process.ts)
+ * and in this process, gates that hold a claimed batch until the test lets go, bulk seeding of due
+ * reminders straight into the database, and the checks that every reminder fired exactly once.
+ * Everything started here is registered, so `cleanUpDispatchers()` can end it even after a failure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { createPrismaClient, type Database } from '../../src/db/client.js';
+import { PgListener } from '../../src/db/listener.js';
+import { migrate } from '../../src/db/migrate.js';
+import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher.js';
+import { createScratchDatabase, testDatabaseUrl } from './database.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+const FIXTURE = path.join(ROOT, 'tests/fixtures/dispatcher-process.ts');
+
+let ownDatabaseUrl: string | undefined;
+
+/** The database these helpers (and the dispatchers they start) work on. */
+export function dispatcherDatabaseUrl(): string {
+  return ownDatabaseUrl ?? testDatabaseUrl();
+}
+
+/**
+ * Gives the calling test file a migrated database of its own, and returns the function that drops it.
+ * The dispatcher tests need one: the lease and deadAfterMs they use (1 s) apply to every dispatcher
+ * and claim in a database, so on the shared one they would declare other files' dispatchers (3 s
+ * heartbeats) dead and take over their reminders and deliveries.
+ */
+export async function useOwnDatabase(): Promise<() => Promise<void>> {
+  const scratch = await createScratchDatabase();
+  await migrate(scratch.url);
+  ownDatabaseUrl = scratch.url;
+  return async () => {
+    ownDatabaseUrl = undefined;
+    await scratch.drop();
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a value other than undefined/false; throws the last reason on timeout. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  { timeoutMs = 20_000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gates: an onClaimed hook awaits one until the test opens it.
+
+export interface Gate {
+  readonly promise: Promise<void>;
+  open(): void;
+  fail(error: Error): void;
+}
+
+const gates = new Set<Gate>();
+
+export function createGate(): Gate {
+  let open!: () => void;
+  let fail!: (error: Error) => void;
+  const promise = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  // A gate failed on purpose must not count as an unhandled rejection when nobody awaits it any more.
+  promise.catch(() => undefined);
+  const gate: Gate = {
+    promise,
+    open: () => {
+      gates.delete(gate);
+      open();
+    },
+    fail: (error) => {
+      gates.delete(gate);
+      fail(error);
+    },
+  };
+  gates.add(gate);
+  return gate;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatchers in this process.
+
+export interface LocalDispatcher {
+  dispatcher: Dispatcher;
+  db: Database;
+  listener: PgListener;
+  /** Statements ($queryRaw, $executeRaw) the dispatcher has sent so far: a busy loop shows here. */
+  statements(): number;
+  /** Stops the dispatcher (once), then closes its listener and database client. */
+  stop(): Promise<void>;
+}
+
+const locals = new Set<LocalDispatcher>();
+
+export async function startLocalDispatcher(options: DispatcherOptions = {}): Promise<LocalDispatcher> {
+  const url = dispatcherDatabaseUrl();
+  const db = createPrismaClient(url, { poolSize: 4 });
+  const counted = countingStatements(db);
+  const listener = new PgListener(url);
+  const dispatcher = new Dispatcher(counted.db, listener, { id: `test-local-${randomUUID().slice(0, 8)}`, ...options });
+  let stopped: Promise<void> | undefined;
+  const local: LocalDispatcher = {
+    dispatcher,
+    db,
+    listener,
+    statements: counted.count,
+    stop: () =>
+      (stopped ??= (async () => {
+        try {
+          await dispatcher.stop();
+        } finally {
+          locals.delete(local);
+          await listener.close();
+          await db.$disconnect();
+        }
+      })()),
+  };
+  locals.add(local);
+  await dispatcher.start();
+  return local;
+}
+
+/** The same client, counting the raw statements sent through it (every dispatcher statement is raw SQL). */
+function countingStatements(db: Database): { db: Database; count: () => number } {
+  let count = 0;
+  const proxy = new Proxy(db, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      if (property === '$queryRaw' || property === '$executeRaw') {
+        return (...args: unknown[]) => {
+          count += 1;
+          return method.apply(target, args);
+        };
+      }
+      return method.bind(target);
+    },
+  });
+  return { db: proxy, count: () => count };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatchers in child processes.
+
+export type JsonLine = Record<string, unknown>;
+
+export interface ChildOptions {
+  batchSize?: number;
+  leaseMs?: number;
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+  idlePollMs?: number;
+  holdAfterClaimMs?: number;
+  /** Batches to hold (default 1; 0 = every batch). */
+  holdBatches?: number;
+  printFired?: boolean;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export interface ChildDispatcher {
+  /** The dispatcher's id, as in the dispatchers table and its logs. */
+  readonly id: string;
+  /** The process that runs the dispatcher (tsx runs it as a child of its own: signal this one). */
+  readonly pid: number;
+  readonly lines: readonly JsonLine[];
+  stderr(): string;
+  /** Resolves with the first line (already seen or still to come) that matches. */
+  waitForLine(what: string, predicate: (line: JsonLine) => boolean, timeoutMs?: number): Promise<JsonLine>;
+  /** Sends a signal to the dispatcher's process (SIGKILL, SIGSTOP, SIGCONT, SIGTERM). */
+  signal(signal: NodeJS.Signals): void;
+  /** SIGTERM, then waits for the exit; returns the exit code. */
+  stop(timeoutMs?: number): Promise<number | null>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children = new Set<{ process: ChildProcess; exited: Promise<unknown> }>();
+
+export async function spawnChildDispatcher(options: ChildOptions = {}, startTimeoutMs = 60_000): Promise<ChildDispatcher> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: dispatcherDatabaseUrl(),
+    LOG_LEVEL: options.logLevel ?? 'info',
+    DISPATCHER_ID: `test-child-${randomUUID().slice(0, 8)}`,
+  };
+  const put = (name: string, value: number | undefined) => {
+    if (value !== undefined) env[name] = String(value);
+  };
+  put('BATCH_SIZE', options.batchSize);
+  put('LEASE_MS', options.leaseMs);
+  put('HEARTBEAT_MS', options.heartbeatMs);
+  put('DEAD_AFTER_MS', options.deadAfterMs);
+  put('IDLE_POLL_MS', options.idlePollMs);
+  put('HOLD_AFTER_CLAIM_MS', options.holdAfterClaimMs);
+  put('HOLD_BATCHES', options.holdBatches);
+  if (options.printFired) env.PRINT_FIRED = '1';
+
+  // Its own process group, so that cleanup can kill tsx, the dispatcher and esbuild in one go.
+  const child = spawn(TSX, [FIXTURE], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const lines: JsonLine[] = [];
+  const waiters = new Set<() => void>();
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  if (child.stdout) {
+    createInterface({ input: child.stdout }).on('line', (text) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return; // not one of ours
+      }
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        lines.push(parsed as JsonLine);
+        for (const waiter of [...waiters]) waiter();
+      }
+    });
+  }
+  let exitState: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => {
+      exitState = { code, signal };
+      resolve(exitState);
+      for (const waiter of [...waiters]) waiter();
+    });
+  });
+  const entry = { process: child, exited };
+  children.add(entry);
+  void exited.then(() => children.delete(entry));
+
+  const waitForLine = (what: string, predicate: (line: JsonLine) => boolean, timeoutMs = 30_000): Promise<JsonLine> =>
+    new Promise<JsonLine>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = () => {
+        const found = lines.find(predicate);
+        if (found) {
+          finish();
+          resolve(found);
+        } else if (exitState) {
+          finish();
+          reject(new Error(`dispatcher process exited (${JSON.stringify(exitState)}) before ${what}; stderr: ${stderr.slice(-2000)}`));
+        }
+      };
+      const finish = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stderr: ${stderr.slice(-2000)}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+
+  const started = await waitForLine('the dispatcher process to start', (line) => isRecord(line.started), startTimeoutMs);
+  const info = started.started as JsonLine;
+  const id = String(info.id);
+  const pid = Number(info.pid);
+  return {
+    id,
+    pid,
+    lines,
+    stderr: () => stderr,
+    waitForLine,
+    signal: (signal) => {
+      if (!exitState) process.kill(pid, signal);
+    },
+    stop: async (timeoutMs = 30_000) => {
+      if (!exitState) process.kill(pid, 'SIGTERM');
+      const result = await Promise.race([exited, sleep(timeoutMs).then(() => undefined)]);
+      if (!result) throw new Error(`dispatcher process ${id} did not stop within ${timeoutMs} ms`);
+      return result.code;
+    },
+    exited,
+  };
+}
+
+function isRecord(value: unknown): value is JsonLine {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+export function stringArray(value: unknown): string[] {
+  if (!Array.isArray(value)) throw new Error(`expected an array, got ${JSON.stringify(value)}`);
+  return value.map(String);
+}
+
+/** Kills every child process group and stops every local dispatcher, whatever state they are in. */
+export async function cleanUpDispatchers(): Promise<void> {
+  for (const gate of [...gates]) gate.open();
+  for (const { process: child } of children) {
+    if (child.pid === undefined) continue;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.all([...children].map((entry) => Promise.race([entry.exited, sleep(5000)])));
+  children.clear();
+  await Promise.all(
+    [...locals].map((local) =>
+      Promise.race([local.stop(), sleep(10_000)]).catch((error: unknown) => {
+        console.error('could not stop a local dispatcher', error);
+      }),
+    ),
+  );
+  locals.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data.
+
+let pool: pg.Pool | undefined;
+
+/** A small pool on the test database for setup and checks; closed by closeTestPool(). */
+export function testPool(): pg.Pool {
+  pool ??= new pg.Pool({ connectionString: dispatcherDatabaseUrl(), max: 4 });
+  return pool;
+}
+
+export async function closeTestPool(): Promise<void> {
+  const current = pool;
+  pool = undefined;
+  await current?.end();
+}
+
+/** A user of this test alone, straight in the table. */
+export async function createUser(prefix = 'dispatcher'): Promise<{ userId: string; subject: string }> {
+  const subject = `${prefix}-${randomUUID()}`;
+  const { rows } = await testPool().query<{ id: string }>('INSERT INTO users (subject) VALUES ($1) RETURNING id', [subject]);
+  const userId = rows[0]?.id;
+  if (!userId) throw new Error('no user');
+  return { userId, subject };
+}
+
+/**
+ * `count` active tasks of `userId` (deadline in a day), each with one reminder at now() + triggerInMs
+ * (negative: already due; the API forbids that, the table does not). One statement: one NOTIFY.
+ * With `claim`, the reminders are born PROCESSING, claimed by `claim.by` `claimedAgoMs` ago, so
+ * that no running dispatcher can take them as ordinary pending work first.
+ */
+export async function seedReminders(
+  userId: string,
+  count: number,
+  triggerInMs: number,
+  claim?: { by: string; attempt: number; claimedAgoMs: number },
+): Promise<string[]> {
+  const { rows } = await testPool().query<{ id: string }>(
+    `WITH t AS (
+       INSERT INTO tasks (owner_id, title, deadline)
+       SELECT $1::uuid, 'dispatcher test ' || g, now() + interval '1 day' FROM generate_series(1, $2::int) g
+       RETURNING id
+     )
+     INSERT INTO reminders (task_id, trigger_at, status, claimed_by, claimed_at, attempt)
+     SELECT id, now() + make_interval(secs => $3::float8 / 1000),
+            (CASE WHEN $4::text IS NULL THEN 'PENDING' ELSE 'PROCESSING' END)::"ReminderStatus",
+            $4::text, CASE WHEN $4::text IS NULL THEN NULL ELSE now() - make_interval(secs => $5::float8 / 1000) END,
+            coalesce($6::int, 0)
+     FROM t
+     RETURNING id`,
+    [userId, count, triggerInMs, claim?.by ?? null, claim?.claimedAgoMs ?? 0, claim?.attempt ?? null],
+  );
+  return rows.map((row) => row.id);
+}
+
+/** The dispatchers row of `id`, if any. */
+export async function dispatcherRow(id: string): Promise<{ id: string; heartbeat_at: Date } | undefined> {
+  const { rows } = await testPool().query<{ id: string; heartbeat_at: Date }>('SELECT id, heartbeat_at FROM dispatchers WHERE id = $1', [id]);
+  return rows[0];
+}
+
+export interface ReminderRow {
+  id: string;
+  task_id: string;
+  status: string;
+  attempt: number;
+  claimed_by: string | null;
+  claimed_at: Date | null;
+  trigger_at: Date;
+  fired_at: Date | null;
+  last_error: string | null;
+}
+
+export async function reminderRows(ids: readonly string[]): Promise<Map<string, ReminderRow>> {
+  const { rows } = await testPool().query<ReminderRow>(
+    `SELECT id, task_id, status::text AS status, attempt, claimed_by, claimed_at, trigger_at, fired_at, last_error
+     FROM reminders WHERE id = ANY($1::uuid[])`,
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+export interface EventRow {
+  id: string;
+  reminder_id: string;
+  occurred_at: Date;
+}
+
+/** Events of `userId`'s reminders, optionally only of `reminderIds`. */
+export async function eventRows(userId: string, reminderIds?: readonly string[]): Promise<EventRow[]> {
+  const { rows } = await testPool().query<EventRow>(
+    `SELECT id::text, reminder_id, occurred_at FROM events
+     WHERE user_id = $1::uuid AND ($2::uuid[] IS NULL OR reminder_id = ANY($2::uuid[]))
+     ORDER BY id`,
+    [userId, reminderIds ?? null],
+  );
+  return rows;
+}
+
+export interface FiringSummary {
+  total: number;
+  sent: number;
+  /** Reminders with no event, and with more than one. */
+  withoutEvent: string[];
+  firedTwice: string[];
+  /** Latest fired_at among them (ms), or null when none fired. */
+  lastFiredAt: number | null;
+}
+
+/** How `ids` (all `userId`'s) fired: SENT count, events per reminder (grouped in the database). */
+export async function firingSummary(userId: string, ids: readonly string[]): Promise<FiringSummary> {
+  const pool = testPool();
+  const [reminders, events] = await Promise.all([
+    pool.query<{ sent: number; last_fired_at: Date | null }>(
+      `SELECT count(*) FILTER (WHERE status = 'SENT')::int AS sent, max(fired_at) AS last_fired_at
+       FROM reminders WHERE id = ANY($1::uuid[])`,
+      [ids],
+    ),
+    pool.query<{ reminder_id: string; events: number }>(
+      `SELECT reminder_id, count(*)::int AS events FROM events
+       WHERE user_id = $1::uuid AND reminder_id = ANY($2::uuid[])
+       GROUP BY reminder_id`,
+      [userId, ids],
+    ),
+  ]);
+  const counts = new Map(events.rows.map((row) => [row.reminder_id, row.events]));
+  const lastFiredAt = reminders.rows[0]?.last_fired_at ?? null;
+  return {
+    total: ids.length,
+    sent: reminders.rows[0]?.sent ?? 0,
+    withoutEvent: ids.filter((id) => !counts.has(id)),
+    firedTwice: [...counts].filter(([, count]) => count > 1).map(([id]) => id),
+    lastFiredAt: lastFiredAt ? lastFiredAt.getTime() : null,
+  };
+}
