@@ -345,14 +345,22 @@ export async function ensureStatementStats(adminUrl: string): Promise<void> {
  * database's clients ran in between.
  */
 export async function statementCalls(adminUrl: string, url: string): Promise<number> {
+  return (await statementTotals(adminUrl, url)).calls;
+}
+
+/**
+ * Statements and the WAL they wrote, so far, in the database of `url` (pg_stat_statements, by dbid).
+ * Unlike the server's WAL position, this leaves out autovacuum and other databases' work.
+ */
+export async function statementTotals(adminUrl: string, url: string): Promise<{ calls: number; walBytes: number }> {
   const name = decodeURIComponent(new URL(url).pathname.slice(1));
   return withClient(adminUrl, async (client) => {
-    const { rows } = await client.query<{ calls: string }>(
-      `SELECT coalesce(sum(calls), 0)::text AS calls FROM pg_stat_statements
+    const { rows } = await client.query<{ calls: string; wal_bytes: string }>(
+      `SELECT coalesce(sum(calls), 0)::text AS calls, coalesce(sum(wal_bytes), 0)::text AS wal_bytes FROM pg_stat_statements
        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1)`,
       [name],
     );
-    return Number(rows[0]?.calls ?? 0);
+    return { calls: Number(rows[0]?.calls ?? 0), walBytes: Number(rows[0]?.wal_bytes ?? 0) };
   });
 }
 

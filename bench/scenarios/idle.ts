@@ -6,10 +6,9 @@
  * a fresh database, in this process.
  */
 import { ANCHORS, comparisonRow, COMPARISON_COLUMNS, describeProfile, prepareAnchor, startAnchor, type AnchorSystem, type AnchorWorker } from '../lib/anchors.js';
-import { withClient } from '../lib/database.js';
 import type { Table } from '../lib/report.js';
 import { num } from '../lib/stats.js';
-import { ensureStatementStats, sleep, startDispatcher, statementCalls, topStatements, type InProcessDispatcher } from '../lib/tickler.js';
+import { ensureStatementStats, sleep, startDispatcher, statementTotals, topStatements, type InProcessDispatcher } from '../lib/tickler.js';
 import type { BenchContext } from '../run.js';
 import type { Scenario } from './index.js';
 
@@ -22,26 +21,15 @@ interface IdleResult {
   top: Array<{ calls: number; query: string }>;
 }
 
-/** The server's WAL position, read from the postgres database so the worker's own statement counts stay clean. */
-async function walLsn(adminUrl: string): Promise<string> {
-  return withClient(adminUrl, async (client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0');
-}
-
-async function walBytes(adminUrl: string, from: string, to: string): Promise<number> {
-  return withClient(adminUrl, async (client) => Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($1, $2)::text AS bytes', [to, from])).rows[0]?.bytes ?? 0));
-}
-
 async function measure(context: BenchContext, url: string, windowMs: number): Promise<IdleResult> {
   const admin = context.server.adminUrl;
   await sleep(SETTLE_MS);
-  const callsBefore = await statementCalls(admin, url);
-  const walBefore = await walLsn(admin);
+  const before = await statementTotals(admin, url);
   await sleep(windowMs);
-  const callsAfter = await statementCalls(admin, url);
-  const walAfter = await walLsn(admin);
+  const after = await statementTotals(admin, url);
   return {
-    perSecond: ((callsAfter - callsBefore) / windowMs) * 1000,
-    walPerMinute: ((await walBytes(admin, walBefore, walAfter)) / windowMs) * 60_000,
+    perSecond: ((after.calls - before.calls) / windowMs) * 1000,
+    walPerMinute: ((after.walBytes - before.walBytes) / windowMs) * 60_000,
     top: await topStatements(admin, url, 4),
   };
 }
@@ -83,7 +71,7 @@ async function run(context: BenchContext): Promise<Table[]> {
       title: 'Idle cost: statements per second with nothing to do',
       notes: [
         `Each worker started on an empty database and left alone for ${SETTLE_MS / 1000} s, then measured over ${windowMs / 1000} s: statements = pg_stat_statements calls delta ` +
-          'for its database (matched by dbid, read from the postgres database so reading does not count), WAL = server pg_current_wal_lsn delta (only this worker was running). ' +
+          'for its database (matched by dbid, read from the postgres database so reading does not count), WAL = pg_stat_statements wal_bytes delta of its database (what its own statements wrote; autovacuum and other databases excluded). ' +
           'Each system alone, in its own fresh database on the same server, in the bench process. Windows are short against some periods (maintenance every 120 s, idle poll 10 s), so expect some jitter.',
         'Tickler: one dispatcher with default settings as `npm run worker` runs it (heartbeat UPDATE every 3 s, fallback poll every 10 s: claim, due deliveries, next due; woken by LISTEN/NOTIFY otherwise).',
         `graphile-worker: ${describeProfile('graphile-worker', 'default')}, one task.`,
