@@ -1,0 +1,45 @@
+/**
+ * The pieces `npm start` runs in one process, put together once: the HTTP + graphql-ws server, the
+ * event hub behind subscriptions, a dispatcher (unless DISPATCHER=false), and the order they stop in.
+ * Used by src/server/main.ts and by the benchmark's server fixture, so both run the same thing.
+ */
+import { createTokenVerifier } from '../auth/tokens.js';
+import { createDispatcher, shutdownRuntime, type Runtime } from '../boot.js';
+import { readMigrations } from '../db/migrate.js';
+import type { Dispatcher } from '../dispatcher/dispatcher.js';
+import { EventHub } from '../events/hub.js';
+import { createTicklerServer, type TicklerServer } from './app.js';
+
+export interface AssembledServer {
+  server: TicklerServer;
+  events: EventHub;
+  dispatcher: Dispatcher | undefined;
+  /** Stops serving (draining requests), then the dispatcher, the hub and the runtime. */
+  stop(): Promise<void>;
+}
+
+export async function assembleServer(runtime: Runtime): Promise<AssembledServer> {
+  const { config, db, listener } = runtime;
+  const events = new EventHub(db, listener);
+  const dispatcher = config.dispatcher.enabled ? createDispatcher(runtime) : undefined;
+  const server = createTicklerServer({
+    db,
+    events,
+    webhookPolicy: config.webhooks,
+    verifyToken: createTokenVerifier(config.jwt),
+    migrationNames: (await readMigrations()).map((migration) => migration.name),
+    graphiql: config.graphiql,
+  });
+  const graceMs = config.shutdownGraceSeconds * 1000;
+  return {
+    server,
+    events,
+    dispatcher,
+    stop: async () => {
+      await server.close(graceMs);
+      await dispatcher?.stop(graceMs);
+      await events.stop();
+      await shutdownRuntime(runtime);
+    },
+  };
+}
