@@ -4,7 +4,7 @@
  * `npm test` passes on a machine with nothing but Node. The database is dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -29,9 +29,10 @@ function withDatabase(url: string, name: string): string {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let embedded: EmbeddedDatabase | undefined;
+  let dataDir: string | undefined;
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'tickler-test-pg-'));
+    dataDir = await mkdtemp(path.join(tmpdir(), 'tickler-test-pg-'));
     // mkdtemp makes the folder private; as root, PostgreSQL runs as the postgres user and must enter it.
     await chmod(dataDir, 0o755);
     const port = 55000 + Math.floor(Math.random() * 5000);
@@ -55,5 +56,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     await client.end();
     await embedded?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   };
 }
