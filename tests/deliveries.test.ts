@@ -25,7 +25,7 @@ import { verifyWebhook } from '../src/notifiers/standard-webhooks.js';
 import { WebhookNotifier } from '../src/notifiers/webhook.js';
 import { graphql } from './gql/index.js';
 import { CreateTask } from './helpers/operations.js';
-import { execute, inSeconds, newUser, run, TEST_JWT_SECRET, type TestUser } from './helpers/server.js';
+import { execute, inSeconds, newUser, run, startInstance, TEST_JWT_SECRET, type Instance, type TestUser } from './helpers/server.js';
 import {
   always,
   createIsolatedDatabase,
@@ -35,10 +35,8 @@ import {
   sleep,
   slow,
   startDispatcher,
-  startInstance,
   startSmtpSink,
   startWebhookSink,
-  type Instance,
   type IsolatedDatabase,
   type RunningDispatcher,
   type SmtpSink,
@@ -157,7 +155,7 @@ let smtp: SmtpSink;
 
 beforeAll(async () => {
   database = await createIsolatedDatabase();
-  [instance, sink, smtp] = await Promise.all([startInstance(database.url), startWebhookSink(), startSmtpSink()]);
+  [instance, sink, smtp] = await Promise.all([startInstance(database.url, { poolSize: 5 }), startWebhookSink(), startSmtpSink()]);
   dispatcher = await startDispatcher(database.url, {
     ...FAST_DISPATCHER,
     delivery: { timeoutMs: SLOW_RECEIVER_MS * 2, maxAttempts: MAX_ATTEMPTS, backoffBaseMs: 50, backoffMaxMs: 500 },

@@ -20,15 +20,13 @@ import WebSocket from 'ws';
 import { graphql } from './gql/index.js';
 import { withPgClient } from './helpers/database.js';
 import { AddReminder, CreateTask, GetTask } from './helpers/operations.js';
-import { inSeconds, newUser, run, type TestUser } from './helpers/server.js';
+import { inSeconds, newUser, run, startInstance, type Instance, type TestUser } from './helpers/server.js';
 import {
   createIsolatedDatabase,
   eventually,
   FAST_DISPATCHER,
   sleep,
   startDispatcher,
-  startInstance,
-  type Instance,
   type IsolatedDatabase,
   type RunningDispatcher,
 } from './helpers/sinks.js';
@@ -57,8 +55,8 @@ let dispatcher: RunningDispatcher;
 
 beforeAll(async () => {
   database = await createIsolatedDatabase();
-  instanceA = await startInstance(database.url);
-  instanceB = await startInstance(database.url);
+  instanceA = await startInstance(database.url, { poolSize: 5 });
+  instanceB = await startInstance(database.url, { poolSize: 5 });
   dispatcher = await startDispatcher(database.url, FAST_DISPATCHER, instanceA);
 });
 

@@ -26,38 +26,50 @@ export interface RunningServer {
   server: TicklerServer;
 }
 
-/** Starts a server before the file's tests and stops it after them. */
+export interface Instance extends RunningServer {
+  stop: () => Promise<void>;
+}
+
+/** One API instance as production runs it: its own pool, LISTEN connection and EventHub. */
+export async function startInstance(databaseUrl: string, options: { poolSize?: number } = {}): Promise<Instance> {
+  const db = createPrismaClient(databaseUrl, options);
+  const listener = new PgListener(databaseUrl);
+  const events = new EventHub(db, listener);
+  await events.start();
+  const server = createTicklerServer({
+    db,
+    events,
+    // Tests run their webhook receivers on 127.0.0.1.
+    webhookPolicy: { allowPrivate: false, allowLoopback: true },
+    verifyToken: createTokenVerifier({ secret: TEST_JWT_SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined }),
+    migrationNames: (await readMigrations()).map((migration) => migration.name),
+    graphiql: false,
+  });
+  const address = await server.listen(0, '127.0.0.1');
+  return {
+    url: `http://127.0.0.1:${address.port}/graphql`,
+    wsUrl: `ws://127.0.0.1:${address.port}/graphql`,
+    db,
+    listener,
+    events,
+    server,
+    stop: async () => {
+      await server.close(1000);
+      await events.stop();
+      await listener.close();
+      await db.$disconnect();
+    },
+  };
+}
+
+/** Starts a server on the test database before the file's tests and stops it after them. */
 export function useServer(): RunningServer {
-  const running = {} as RunningServer;
+  const running = {} as Instance;
   beforeAll(async () => {
-    const db = createPrismaClient(testDatabaseUrl());
-    const listener = new PgListener(testDatabaseUrl());
-    const events = new EventHub(db, listener);
-    await events.start();
-    const server = createTicklerServer({
-      db,
-      events,
-      // Tests run their webhook receivers on 127.0.0.1.
-      webhookPolicy: { allowPrivate: false, allowLoopback: true },
-      verifyToken: createTokenVerifier({ secret: TEST_JWT_SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined }),
-      migrationNames: (await readMigrations()).map((migration) => migration.name),
-      graphiql: false,
-    });
-    const address = await server.listen(0, '127.0.0.1');
-    Object.assign(running, {
-      url: `http://127.0.0.1:${address.port}/graphql`,
-      wsUrl: `ws://127.0.0.1:${address.port}/graphql`,
-      db,
-      listener,
-      events,
-      server,
-    });
+    Object.assign(running, await startInstance(testDatabaseUrl()));
   });
   afterAll(async () => {
-    await running.server?.close(1000);
-    await running.events?.stop();
-    await running.listener?.close();
-    await running.db?.$disconnect();
+    await running.stop?.();
   });
   return running;
 }

@@ -4,8 +4,7 @@
  * - an isolated, migrated scratch database per test file, so the dispatchers these files start
  *   fire and deliver only their own reminders (and never other files', or each other's: a
  *   dispatcher without an EMAIL notifier firing a reminder creates no email delivery for it);
- * - Tickler API instances on it (HTTP + graphql-ws, each with its own EventHub and PgListener),
- *   shaped like `useServer()`'s so `run()` and `execute()` work with them;
+ * - Tickler API instances on it: `startInstance` in ./server.js;
  * - in-process dispatchers with test timings;
  * - webhook receivers (node:http) whose answer is scripted per path, and an SMTP receiver
  *   (smtp-server) that keeps every mail.
@@ -14,15 +13,12 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { createTokenVerifier } from '../../src/auth/tokens.js';
 import { createPrismaClient } from '../../src/db/client.js';
 import { PgListener } from '../../src/db/listener.js';
-import { migrate, readMigrations } from '../../src/db/migrate.js';
+import { migrate } from '../../src/db/migrate.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher.js';
-import { EventHub } from '../../src/events/hub.js';
-import { createTicklerServer } from '../../src/server/app.js';
 import { createScratchDatabase } from './database.js';
-import { TEST_JWT_SECRET, type RunningServer } from './server.js';
+import type { RunningServer } from './server.js';
 
 // ---------------------------------------------------------------------------------------------
 // Waiting
@@ -68,41 +64,6 @@ export async function createIsolatedDatabase(): Promise<IsolatedDatabase> {
   const scratch = await createScratchDatabase();
   await migrate(scratch.url);
   return scratch;
-}
-
-export interface Instance extends RunningServer {
-  stop: () => Promise<void>;
-}
-
-/** One API instance as production runs it: its own pool, LISTEN connection and EventHub. */
-export async function startInstance(databaseUrl: string): Promise<Instance> {
-  const db = createPrismaClient(databaseUrl, { poolSize: 5 });
-  const listener = new PgListener(databaseUrl);
-  const events = new EventHub(db, listener);
-  await events.start();
-  const server = createTicklerServer({
-    db,
-    events,
-    webhookPolicy: { allowPrivate: false, allowLoopback: true },
-    verifyToken: createTokenVerifier({ secret: TEST_JWT_SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined }),
-    migrationNames: (await readMigrations()).map((migration) => migration.name),
-    graphiql: false,
-  });
-  const address = await server.listen(0, '127.0.0.1');
-  return {
-    url: `http://127.0.0.1:${address.port}/graphql`,
-    wsUrl: `ws://127.0.0.1:${address.port}/graphql`,
-    db,
-    listener,
-    events,
-    server,
-    stop: async () => {
-      await server.close(1000);
-      await events.stop();
-      await listener.close();
-      await db.$disconnect();
-    },
-  };
 }
 
 /** Test timings: a quick idle poll and heartbeat, fast retries with few attempts, a short timeout. */
