@@ -468,9 +468,8 @@ describe('readiness of a server whose database is not ready', () => {
     });
     const response = await fetch(`${server.baseUrl}/ready`);
     expect(response.status).toBe(503);
-    const body = (await response.json()) as { ready: boolean; database: string; pendingMigrations: string[] };
-    expect(body.ready).toBe(false);
-    expect(body.database).toBe('unreachable');
+    // What it could not check is "unknown", not "every migration pending".
+    expect(await response.json()).toEqual({ ready: false, database: 'unreachable', pendingMigrations: 'unknown' });
   });
 });
 

@@ -7,6 +7,8 @@ import { GraphQLError } from 'graphql';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import { isUuid } from '../domain/ownership.js';
+import { DomainError } from '../domain/errors.js';
+import { metrics } from '../metrics/registry.js';
 import type { Context, SignedInContext } from './context.js';
 import { decodeGlobalIdLeniently } from './global-ids.js';
 
@@ -56,6 +58,7 @@ export const builder = new SchemaBuilder<{
     nodesQueryOptions: false,
   },
   errors: {
+    onResolvedError: (error) => metrics.domainErrors.inc({ code: error instanceof DomainError ? error.code : error.name }),
     defaultResultOptions: { name: ({ fieldName }) => `${capitalise(fieldName)}Success` },
     defaultUnionOptions: { name: ({ fieldName }) => `${capitalise(fieldName)}Result` },
   },

@@ -3,6 +3,7 @@
  * same server and path, plus /health and /ready. Knows nothing of the domain beyond handing each
  * operation a context with the database and the verified viewer.
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
@@ -18,7 +19,9 @@ import type { AddressPolicy } from '../notifiers/address-guard.js';
 import type { Context } from '../graphql/context.js';
 import { costLimitRule } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
-import { log } from '../logger.js';
+import { log, withLogContext } from '../logger.js';
+import { graphqlMetricsPlugin } from '../metrics/graphql.js';
+import { metrics, scrape } from '../metrics/registry.js';
 import { checkReadiness } from './readiness.js';
 
 export interface TicklerServerOptions {
@@ -77,7 +80,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       warn: (...args) => log.warn('yoga', { detail: args.map(String).join(' ') }),
       error: (...args) => log.error('yoga', { detail: args.map(String).join(' ') }),
     },
-    plugins: [costLimitPlugin],
+    plugins: [costLimitPlugin, graphqlMetricsPlugin()],
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
       if (initial.socketViewer) return { db, events, webhookPolicy, viewer: initial.socketViewer };
       try {
@@ -93,12 +96,23 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
   let closing = false;
   const openResponses = new Set<http.ServerResponse>();
   const httpServer = http.createServer((request, response) => {
+    // One id per request, in the response and in every log line written while serving it.
+    const requestId = requestIdFrom(request.headers['x-request-id']);
+    response.setHeader('x-request-id', requestId);
+    withLogContext({ requestId }, () => serve(request, response));
+  });
+
+  function serve(request: http.IncomingMessage, response: http.ServerResponse): void {
     openResponses.add(response);
     response.on('close', () => openResponses.delete(response));
     if (closing) response.shouldKeepAlive = false;
     const pathname = (request.url ?? '/').split('?')[0];
     if (pathname === '/health') {
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (pathname === '/metrics') {
+      void scrape().then(({ contentType, body }) => response.writeHead(200, { 'content-type': contentType }).end(body));
       return;
     }
     if (pathname === '/ready') {
@@ -121,9 +135,19 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       return;
     }
     void yoga(request, response);
-  });
+  }
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, maxPayload: MAX_WS_MESSAGE_BYTES });
+  // noServer: the HTTP server's own errors (EADDRINUSE) are then not re-emitted on the WebSocket
+  // server, where graphql-ws would print them as a stack before the start-up error is reported.
+  const wsServer = new WebSocketServer({ noServer: true, path: yoga.graphqlEndpoint, maxPayload: MAX_WS_MESSAGE_BYTES });
+  httpServer.on('upgrade', (request, socket, head) => {
+    if (!wsServer.shouldHandle(request)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+  });
+  const untrackSockets = metrics.sockets.track(() => wsServer.clients.size);
   // The enveloped executors (with Yoga's error masking and limits) of each WebSocket operation, by context.
   const executors = new WeakMap<object, { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown }>();
   function executorsFor(args: ExecutionArgs) {
@@ -177,8 +201,8 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
           operationName: payload.operationName,
         };
       },
-      execute: (args) => executorsFor(args).execute(args) as ReturnType<NonNullable<Parameters<typeof useServer>[0]['execute']>>,
-      subscribe: (args) => executorsFor(args).subscribe(args) as ReturnType<NonNullable<Parameters<typeof useServer>[0]['subscribe']>>,
+      execute: (args) => withOperationLogContext(() => executorsFor(args).execute(args)) as ReturnType<NonNullable<Parameters<typeof useServer>[0]['execute']>>,
+      subscribe: (args) => withOperationLogContext(() => executorsFor(args).subscribe(args)) as ReturnType<NonNullable<Parameters<typeof useServer>[0]['subscribe']>>,
     },
     wsServer,
   );
@@ -205,6 +229,17 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       await closed;
       clearTimeout(timer);
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      untrackSockets();
     },
   };
+}
+
+/** A client's X-Request-ID when it is a plain token (so it cannot forge log structure), else a new UUID. */
+function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && /^[\w.:-]{1,64}$/.test(header) ? header : randomUUID();
+}
+
+/** Runs a WebSocket operation with a request id of its own in its log lines. */
+function withOperationLogContext<T>(fn: () => T): T {
+  return withLogContext({ requestId: randomUUID() }, fn);
 }

@@ -14,7 +14,9 @@ export interface AssembledServer {
   server: TicklerServer;
   events: EventHub;
   dispatcher: Dispatcher | undefined;
-  /** Stops serving (draining requests), then the dispatcher, the hub and the runtime. */
+  /** Stops serving (draining requests), then the dispatcher and the hub; the runtime stays open. */
+  stopServing(): Promise<void>;
+  /** stopServing(), then closes the runtime (pool, listener, notifiers, embedded PostgreSQL). */
   stop(): Promise<void>;
 }
 
@@ -31,14 +33,18 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
     graphiql: config.graphiql,
   });
   const graceMs = config.shutdownGraceSeconds * 1000;
+  const stopServing = async () => {
+    await server.close(graceMs);
+    await dispatcher?.stop(graceMs);
+    await events.stop();
+  };
   return {
     server,
     events,
     dispatcher,
+    stopServing,
     stop: async () => {
-      await server.close(graceMs);
-      await dispatcher?.stop(graceMs);
-      await events.stop();
+      await stopServing();
       await shutdownRuntime(runtime);
     },
   };
