@@ -54,6 +54,17 @@ export interface Config {
     smtpUrl: string | undefined;
     from: string;
   };
+  /** Retention (src/maintenance/retention.ts): what is deleted after how long, and how often it runs. */
+  retention: {
+    /** Events older than this are deleted; also the replay window of `reminderFired(after:)`. */
+    eventsDays: number;
+    /** Finished deliveries (with their attempts) older than this are deleted. */
+    deliveriesDays: number;
+    /** Reminders of tasks finished longer ago than this are deleted (the tasks stay). */
+    finishedTasksDays: number;
+    /** Time between passes; 0 turns retention off on this instance. */
+    intervalMs: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -135,6 +146,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     email: {
       smtpUrl: optional(env, 'SMTP_URL'),
       from: env.EMAIL_FROM ?? 'Tickler <reminders@tickler.invalid>',
+    },
+    retention: {
+      eventsDays: integer(env, 'RETENTION_EVENTS_DAYS', 30, 1, 3650),
+      deliveriesDays: integer(env, 'RETENTION_DELIVERIES_DAYS', 30, 1, 3650),
+      finishedTasksDays: integer(env, 'RETENTION_FINISHED_TASKS_DAYS', 90, 1, 3650),
+      intervalMs: integer(env, 'RETENTION_INTERVAL_MINUTES', 60, 0, 10_080) * 60_000,
     },
   };
 }

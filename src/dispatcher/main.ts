@@ -19,4 +19,8 @@ Lifecycle.run(async (lifecycle) => {
   lifecycle.throwIfStopping();
   await dispatcher.start();
   log.info('Tickler worker is running', { dispatcher: dispatcher.id });
+  const { RetentionJob } = await import('../maintenance/retention.js');
+  const retention = new RetentionJob(runtime.database.url, runtime.config.retention);
+  retention.start();
+  lifecycle.onStop(() => retention.stop());
 });

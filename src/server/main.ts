@@ -31,4 +31,8 @@ Lifecycle.run(async (lifecycle) => {
   // Serving first: /health and /ready answer while the database is still unreachable or unmigrated.
   const background = startWhenPossible([app.events, ...(app.dispatcher ? [app.dispatcher] : [])]);
   lifecycle.onStop(async () => background.cancel());
+  const { RetentionJob } = await import('../maintenance/retention.js');
+  const retention = new RetentionJob(runtime.database.url, config.retention);
+  retention.start();
+  lifecycle.onStop(() => retention.stop());
 });
