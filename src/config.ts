@@ -42,6 +42,12 @@ export interface Config {
     deliveryTimeoutMs: number;
     deliveryMaxAttempts: number;
     deliveryBackoffBaseMs: number;
+    /** Connections of the dispatcher's and event hub's own pool, apart from the API's. */
+    poolSize: number;
+    /** Longest sleep when nothing is known to be due (a lost notification is noticed by then). */
+    idlePollMs: number;
+    /** The notification connection is pinged this often and must answer within as long. */
+    listenerPingMs: number;
   };
   webhooks: {
     /** Allow endpoints on private networks (10/8, 192.168/16, ...); off by default (SSRF). */
@@ -120,13 +126,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     dispatcher: {
       enabled: flag(env, 'DISPATCHER', true),
-      batchSize: integer(env, 'DISPATCHER_BATCH_SIZE', 100, 1, 10_000),
+      batchSize: integer(env, 'DISPATCHER_BATCH_SIZE', 500, 1, 10_000),
       leaseMs: integer(env, 'REMINDER_LEASE_SECONDS', 300, 1, 86_400) * 1000,
       heartbeatMs,
       deadAfterMs,
       deliveryTimeoutMs: integer(env, 'DELIVERY_TIMEOUT_MS', 10_000, 100, 120_000),
       deliveryMaxAttempts: integer(env, 'DELIVERY_MAX_ATTEMPTS', 8, 1, 50),
       deliveryBackoffBaseMs: integer(env, 'DELIVERY_BACKOFF_BASE_MS', 1000, 1, 3_600_000),
+      poolSize: integer(env, 'DISPATCHER_POOL_SIZE', 4, 2, 100),
+      idlePollMs: integer(env, 'DISPATCHER_IDLE_POLL_MS', 10_000, 100, 3_600_000),
+      listenerPingMs: integer(env, 'LISTENER_PING_MS', 2000, 100, 60_000),
     },
     webhooks: {
       allowPrivate: flag(env, 'WEBHOOK_ALLOW_PRIVATE', false),

@@ -19,8 +19,9 @@ export interface AssembledServer {
 }
 
 export async function assembleServer(runtime: Runtime): Promise<AssembledServer> {
-  const { config, db, listener } = runtime;
-  const events = new EventHub(db, listener);
+  const { config, db, dispatchDb, listener } = runtime;
+  // On the dispatcher's own pool: live events keep flowing while the API's pool is saturated.
+  const events = new EventHub(dispatchDb, listener);
   const dispatcher = config.dispatcher.enabled ? createDispatcher(runtime) : undefined;
   const server = createTicklerServer({
     db,
