@@ -19,6 +19,7 @@ import type { Context } from '../graphql/context.js';
 import { costLimitRule } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import { log } from '../logger.js';
+import { mutationRateLimit } from './rate-limit.js';
 import { checkReadiness } from './readiness.js';
 import { attachGraphQLWebSocket, type SocketContext, type SocketIdentity } from './websocket.js';
 
@@ -101,6 +102,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     return viewerForSubject(db, verified.subject, verified.email);
   }
 
+  const rateLimit = mutationRateLimit(db, limits.mutationsPerMinute);
   const yoga = createYoga<SocketContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -114,7 +116,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       warn: (...args) => log.warn('yoga', { detail: args.map(String).join(' ') }),
       error: (...args) => log.error('yoga', { detail: args.map(String).join(' ') }),
     },
-    plugins: [costLimitPlugin],
+    plugins: [costLimitPlugin, ...(rateLimit ? [rateLimit] : [])],
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
       if (initial.socketViewer) return { db, events, webhookPolicy, policy, viewer: initial.socketViewer };
       try {
