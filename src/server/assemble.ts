@@ -30,6 +30,7 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
     verifyToken: createTokenVerifier(config.jwt),
     migrationNames: (await readMigrations()).map((migration) => migration.name),
     graphiql: config.graphiql,
+    limits: config.limits,
   });
   const graceMs = config.shutdownGraceSeconds * 1000;
   return {
