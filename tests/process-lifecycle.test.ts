@@ -23,7 +23,7 @@ import {
   startServer,
   type LogLine,
   type ServerProcess,
-} from './helpers/server-process.js';
+} from './helpers/spawned-server.js';
 
 const STARTING = 'Tickler is starting';
 const folders: string[] = [];

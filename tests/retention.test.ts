@@ -197,19 +197,23 @@ describe('resuming a subscription across the retention cut', () => {
     }
   }
 
-  it('answers REPLAY_WINDOW_EXCEEDED before the cut, and replays from the cut onwards', async () => {
+  it('answers REPLAY_WINDOW_EXCEEDED at or before the cut, and replays from after it', async () => {
     const aged = await event(userId, 31);
-    const kept = await event(userId, 1);
+    const firstKept = await event(userId, 1);
+    const secondKept = await event(userId, 1);
     await runRetention(scratch.url, WINDOWS);
-    expect(await existing('events', [aged, kept])).toEqual([kept]);
+    expect(await existing('events', [aged, firstKept, secondKept])).toEqual([firstKept, secondKept].sort());
     const [mark] = await sql<{ deleted_through: string }>(`SELECT deleted_through::text FROM retention_watermarks WHERE name = 'events'`);
     const watermark = BigInt(mark?.deleted_through ?? '0');
     expect(watermark >= BigInt(aged)).toBe(true);
+    expect(watermark < BigInt(firstKept)).toBe(true);
 
-    const before = await firstOutcome((watermark - 1n).toString());
-    expect(before.code).toBe('REPLAY_WINDOW_EXCEEDED');
-    expect(before.message).toMatch(/reload/);
-    // From the watermark itself nothing was cut: the kept event is replayed.
-    expect(await firstOutcome(watermark.toString())).toEqual({ eventId: kept });
+    for (const after of [watermark - 1n, watermark]) {
+      const refused = await firstOutcome(after.toString());
+      expect(refused.code).toBe('REPLAY_WINDOW_EXCEEDED');
+      expect(refused.message).toMatch(/reload/);
+    }
+    // After the cut nothing was deleted: the next kept event is replayed.
+    expect(await firstOutcome(firstKept)).toEqual({ eventId: secondKept });
   });
 });

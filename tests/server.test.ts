@@ -26,7 +26,7 @@ import { createTicklerServer, type TicklerServer } from '../src/server/app.js';
 import { createScratchDatabase, testDatabaseUrl } from './helpers/database.js';
 import { CancelTask, CreateTask, GetTask } from './helpers/operations.js';
 import { inSeconds, newUser, type TestUser } from './helpers/server.js';
-import { childEnv, freePort, killSpawned, LISTENING, ServerProcess, spawnServer, startServer, tryConnect } from './helpers/server-process.js';
+import { childEnv, freePort, killSpawned, LISTENING, ServerProcess, spawnServer, startServer, tryConnect } from './helpers/spawned-server.js';
 
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import type { Config } from '../config.js';
 export interface VerifiedToken {
   subject: string;
   email: string | null;
+  /** The token's `exp`: a graphql-ws socket opened with it is closed (4403) at this moment. */
+  expiresAt: Date;
 }
 
 export class AuthenticationError extends Error {}
@@ -47,7 +49,8 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
       throw new AuthenticationError('token subject is invalid');
     }
     const email = typeof payload.email === 'string' && payload.email.length <= 320 ? payload.email : null;
-    return { subject, email };
+    // `exp` is required by jwtVerify above, so it is a number here.
+    return { subject, email, expiresAt: new Date((payload.exp ?? 0) * 1000) };
   };
 }
 

@@ -13,7 +13,7 @@
  * | tickler_graphql_errors_total | counter | phase, code | top-level GraphQL errors (parse, validate, context, execute) by `extensions.code` |
  * | tickler_domain_errors_total | counter | code | typed errors returned as data (VALIDATION, NOT_FOUND, ...) |
  * | tickler_reminders_fired_total | counter | | reminders fired by this process's dispatcher |
- * | tickler_reminder_lateness_seconds | histogram | | fired-at minus trigger time |
+ * | tickler_reminder_lateness_seconds | histogram | | fired-at minus trigger time (each reminder at its batch's largest) |
  * | tickler_claims_recovered_total | counter | | claims taken back from dead dispatchers or expired leases |
  * | tickler_deliveries_total | counter | channel, outcome, attempt | webhook/email attempts: delivered, retry, failed |
  * | tickler_subscribers | gauge | | live `reminderFired` subscriptions on this instance |
@@ -84,7 +84,17 @@ export const metrics = {
   subscribers: new SampledGauge('tickler_subscribers', 'Live reminderFired subscriptions on this instance'),
   sockets: new SampledGauge('tickler_websocket_sockets', 'Open graphql-ws sockets'),
   pool: new SampledGauge('tickler_db_pool_connections', 'Database pool connections in use and idle, and queries waiting for one', ['state']),
+  recordFired: (count: number, maxLatenessMs: number) => recordFired(count, maxLatenessMs),
 };
+
+/**
+ * Counts `count` fired reminders. The firing statement reports its batch's largest lateness only, so
+ * each reminder is observed at that value: the histogram is an upper bound per reminder.
+ */
+export function recordFired(count: number, maxLatenessMs: number): void {
+  metrics.remindersFired.inc(count);
+  for (let i = 0; i < count; i++) metrics.reminderLateness.observe(Math.max(0, maxLatenessMs) / 1000);
+}
 
 /** The text a Prometheus scrape gets, and its content type. */
 export async function scrape(): Promise<{ contentType: string; body: string }> {

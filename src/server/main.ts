@@ -1,8 +1,9 @@
 /**
  * `npm start` (`node dist/server/main.js`): resolves the database (DATABASE_URL, or an embedded
- * PostgreSQL), applies pending migrations, serves GraphQL, runs a dispatcher in the same process
- * (unless DISPATCHER=false), and shuts down cleanly on SIGTERM/SIGINT, even one that arrives during
- * start-up. A start that fails (a port in use, say) stops what it had started and exits 1.
+ * PostgreSQL), serves GraphQL at once, then waits for the database, applies pending migrations, and
+ * starts the event hub and a dispatcher in the same process (unless DISPATCHER=false), and the
+ * retention job. Shuts down cleanly on SIGTERM/SIGINT, even one that arrives during start-up; a
+ * start that fails (a port in use, say) stops what it had started and exits 1.
  *
  * Only the lifecycle is imported up front, so signals are handled from the first line; the rest of
  * Tickler (GraphQL schema, Prisma, ...) loads after.
@@ -15,8 +16,9 @@ Lifecycle.run(async (lifecycle) => {
   log.info('Tickler is starting', { pid: process.pid });
   // A configuration error is reported before the rest of Tickler is loaded.
   loadConfig();
-  const { boot, startWhenPossible } = await import('../boot.js');
+  const { boot, prepareDatabase, startWhenPossible } = await import('../boot.js');
   const { assembleServer } = await import('./assemble.js');
+  const { RetentionJob } = await import('../maintenance/retention.js');
   lifecycle.throwIfStopping();
   const runtime = await boot(lifecycle);
   const { config } = runtime;
@@ -27,11 +29,16 @@ Lifecycle.run(async (lifecycle) => {
   lifecycle.onStop(() => app.stopServing());
   const address = await app.server.listen(config.port, config.host);
   log.info('Tickler is listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${address.port}/graphql` });
-  lifecycle.throwIfStopping();
   // Serving first: /health and /ready answer while the database is still unreachable or unmigrated.
-  const background = startWhenPossible([app.events, ...(app.dispatcher ? [app.dispatcher] : [])]);
+  const prepared = await prepareDatabase(runtime, () => lifecycle.stopping).catch((error: unknown) => {
+    log.error('could not migrate the database; serving without live events or a dispatcher', { error });
+    return false;
+  });
+  if (!prepared) return;
+  const background = startWhenPossible([app.events, ...(app.dispatcher ? [app.dispatcher] : [])], () =>
+    log.info('Tickler is ready', { dispatcher: app.dispatcher?.id ?? null }),
+  );
   lifecycle.onStop(async () => background.cancel());
-  const { RetentionJob } = await import('../maintenance/retention.js');
   const retention = new RetentionJob(runtime.database.url, config.retention);
   retention.start();
   lifecycle.onStop(() => retention.stop());

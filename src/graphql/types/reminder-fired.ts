@@ -56,12 +56,13 @@ builder.subscriptionField('reminderFired', (t) =>
 );
 
 /**
- * Resuming after an event older than what retention has deleted would silently skip the deleted
- * events: refuse with REPLAY_WINDOW_EXCEEDED so the client reloads its state and subscribes afresh.
+ * Resuming from an event at or before what retention has deleted (the `after` event itself may be
+ * gone, and with it its place in the log) could silently skip deleted events: refuse with
+ * REPLAY_WINDOW_EXCEEDED so the client reloads its state and subscribes afresh.
  */
 async function refuseBeyondReplayWindow(db: Database, after: bigint): Promise<void> {
   const deletedThrough = await eventsDeletedThrough(db);
-  if (deletedThrough !== null && after < deletedThrough) {
+  if (deletedThrough !== null && after <= deletedThrough) {
     throw new GraphQLError(
       `events after ${after} are no longer kept (older than the replay window); reload your tasks, then subscribe without \`after\``,
       { extensions: { code: 'REPLAY_WINDOW_EXCEEDED' } },
