@@ -690,7 +690,7 @@ describe('error masking', () => {
       parsed.username,
       decodeURIComponent(parsed.password),
       parsed.pathname.slice(1),
-    ]) {
+    ].filter((leak) => leak !== '')) {
       expect(text.toLowerCase(), `response leaks "${leak}": ${text}`).not.toContain(leak.toLowerCase());
     }
   });
