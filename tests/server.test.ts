@@ -480,7 +480,6 @@ describe('error masking', () => {
       decodeURIComponent(parsed.password),
       parsed.pathname.slice(1),
     ].filter((leak) => leak !== '')) {
-      // (A URL without a password has nothing to leak there; '' would match any text.)
       expect(text.toLowerCase(), `response leaks "${leak}": ${text}`).not.toContain(leak.toLowerCase());
     }
   });

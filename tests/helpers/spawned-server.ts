@@ -98,6 +98,10 @@ export class ServerProcess {
     return `${this.baseUrl}/graphql`;
   }
 
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.port}/graphql`;
+  }
+
   logs(): LogLine[] {
     return this.stdout
       .split('\n')
