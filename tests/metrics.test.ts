@@ -114,12 +114,19 @@ describe('GET /metrics', () => {
       );
     }, scratch.url);
     // The LISTEN connection dropped by the database: the listener reconnects.
-    await withPgClient((pg) => pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'`), scratch.url);
+    await withPgClient((pg) => pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tickler-listener'`), scratch.url);
 
-    const after = await eventually('claims recovered and the listener reconnected', async () => {
-      const samples = await scrape();
-      return value(samples, 'tickler_claims_recovered_total') >= 1 && value(samples, 'tickler_listener_reconnects_total') >= 1 ? samples : undefined;
-    }, 30_000);
+    let last: Samples = new Map();
+    const after = await eventually(
+      'claims recovered and the listener reconnected',
+      async () => {
+        last = await scrape();
+        return value(last, 'tickler_claims_recovered_total') >= 1 && value(last, 'tickler_listener_reconnects_total') >= 1 ? last : undefined;
+      },
+      30_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; claims recovered ${value(last, 'tickler_claims_recovered_total')}, reconnects ${value(last, 'tickler_listener_reconnects_total')}\n${server.output()}`);
+    });
     const moved = (key: string) => value(after, key) - value(before, key);
 
     expect(moved('tickler_graphql_requests_total{operation_type="mutation",operation="createTask"}')).toBe(2);

@@ -51,6 +51,8 @@ async function preparedDataDir(): Promise<string> {
     const dataDir = await newDataDir();
     const first = await startServer(await embeddedEnv(dataDir), 60_000);
     expect(first.logs().map((line) => line.msg)).toContain('initialising embedded PostgreSQL');
+    // Migrated before it is copied, so every copy starts as a restart does.
+    await first.waitForLog('Tickler is ready', 60_000);
     first.signal('SIGTERM');
     await expectCleanStop(first, dataDir, 'first start');
     template = dataDir;

@@ -506,6 +506,8 @@ describe('the embedded PostgreSQL (no DATABASE_URL)', () => {
     const user = await newUser('embedded');
 
     const first = await startServer(env, 45_000);
+    // It listens before the new database is migrated; "ready" follows the migrations.
+    await first.waitForLog('Tickler is ready', 45_000);
     const messages = first.logs().map((line) => line.msg);
     expect(messages).toContain('initialising embedded PostgreSQL');
     expect(messages).toContain('embedded PostgreSQL started');
@@ -517,6 +519,7 @@ describe('the embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(await tryConnect(pgPort)).toBe('ECONNREFUSED');
 
     const second = await startServer(env, 45_000);
+    await second.waitForLog('Tickler is ready', 45_000);
     const restarted = second.logs().map((line) => line.msg);
     expect(restarted).not.toContain('initialising embedded PostgreSQL');
     expect(restarted).toContain('embedded PostgreSQL started');

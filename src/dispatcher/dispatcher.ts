@@ -108,10 +108,14 @@ export class Dispatcher {
     this.onFired = options.onFired;
   }
 
+  /** Whether start() got as far as registering: only then can this dispatcher hold claims. */
+  private registered = false;
+
   async start(): Promise<void> {
     // start() may be retried after a partial failure (database unreachable): begin from scratch.
     for (const unlisten of this.unlisten.splice(0)) unlisten();
     await registerDispatcher(this.db, this.id, hostname(), process.pid, this.options.deadAfterMs);
+    this.registered = true;
     const catchUp = { reconnected: () => this.wake(Date.now()) };
     this.unlisten.push(
       await this.listener.listen('tickler_reminders', (payload) => this.onReminderDue(payload), catchUp),
@@ -130,6 +134,8 @@ export class Dispatcher {
     clearTimeout(this.heartbeatTimer);
     for (const unlisten of this.unlisten) unlisten();
     await this.pass;
+    // Never registered (stopped during start-up, perhaps before migrations): it holds no claims.
+    if (!this.registered) return;
     try {
       const released = await this.deliveries.stop(graceMs);
       await unregisterDispatcher(this.db, this.id);
