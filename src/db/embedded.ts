@@ -176,6 +176,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (isRoot) await assertReachableByPostgresUser(clusterDir);
   const password = await readOrCreatePassword(path.join(options.dataDir, 'pg-password'));
 
+  const pgCtl = await pgCtlPath();
   const initialised = await access(path.join(clusterDir, 'PG_VERSION'), constants.F_OK).then(
     () => true,
     () => false,
@@ -195,7 +196,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     });
     await cluster.initialise();
   }
-  const pgCtl = await pgCtlPath();
   const runAs = isRoot ? await postgresUser() : {};
   /**
    * Fast shutdown (what `pg_ctl stop -m fast` sends: SIGINT ends sessions, checkpoints, exits), then
