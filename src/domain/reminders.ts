@@ -5,7 +5,7 @@ import { DuplicateReminderError, NotFoundError, TaskNotActiveError } from './err
 import { isUuid, lockOwnedTask, ownedReminders } from './ownership.js';
 import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
 import { isUniqueViolation } from './prisma-errors.js';
-import { queuedForTask } from './task-queue.js';
+import { inTaskTransaction } from './task-queue.js';
 import { inTransaction } from './transactions.js';
 import type { Viewer } from './types.js';
 import { checkReminderCount, checkTrigger, parseOrThrow, reminderSpecSchema, toReminderSpec, triggerTimeOf } from './validation.js';
@@ -38,7 +38,7 @@ export async function addReminder(
   let triggerAt: Date | null = null;
   return rejectingDuplicateReminders(
     () =>
-      queuedForTask(`${viewer.userId}:${taskId}`, policy.transactions.maxWaitMs, () => inTransaction(db, policy.transactions, async (tx, now) => {
+      inTaskTransaction(db, viewer, taskId, policy, async (tx, now) => {
         const task = await lockOwnedTask(tx, viewer, taskId);
         if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
         triggerAt = triggerTimeOf(spec, task.deadline);
@@ -47,7 +47,7 @@ export async function addReminder(
         return tx.reminder.create({
           data: { taskId, triggerAt, offsetSeconds: spec.kind === 'relative' ? spec.secondsBeforeDeadline : null },
         });
-      })),
+      }),
     () => triggerAt,
   );
 }

@@ -10,7 +10,11 @@
  * A change waits here at most the transaction's `maxWaitMs`, and at most `MAX_WAITING_PER_TASK`
  * changes wait per task; beyond either it answers the retryable BUSY.
  */
+import type { Database } from '../db/client.js';
 import { BusyError } from './errors.js';
+import type { DomainPolicy } from './policy.js';
+import type { Viewer } from './types.js';
+import { inTransaction, type Transaction } from './transactions.js';
 
 const IN_FLIGHT_PER_TASK = 3;
 const MAX_WAITING_PER_TASK = 1000;
@@ -62,4 +66,15 @@ export async function queuedForTask<T>(key: string, maxWaitMs: number, work: () 
       if (line.inFlight === 0) lines.delete(key);
     }
   }
+}
+
+/** One change to one of the viewer's tasks: queued behind earlier changes to it, then one transaction. */
+export function inTaskTransaction<T>(
+  db: Database,
+  viewer: Viewer,
+  taskId: string,
+  policy: DomainPolicy,
+  work: (tx: Transaction, now: Date) => Promise<T>,
+): Promise<T> {
+  return queuedForTask(`${viewer.userId}:${taskId}`, policy.transactions.maxWaitMs, () => inTransaction(db, policy.transactions, work));
 }
