@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { AuthenticationError, bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import type { Database } from '../db/client.js';
@@ -16,7 +16,7 @@ import type { Viewer } from '../domain/types.js';
 import type { EventHub } from '../events/hub.js';
 import type { AddressPolicy } from '../notifiers/address-guard.js';
 import type { Context } from '../graphql/context.js';
-import { costLimitRule } from '../graphql/limits.js';
+import { queryLimitPlugins, type GraphQLPolicy } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import { log } from '../logger.js';
 import { checkReadiness } from './readiness.js';
@@ -29,6 +29,8 @@ export interface TicklerServerOptions {
   /** Names of the migrations this build expects; /ready reports not ready until all are applied. */
   migrationNames: readonly string[];
   graphiql: boolean;
+  /** Introspection and "Did you mean" hints; both on when left out (tests, development). */
+  graphqlPolicy?: GraphQLPolicy;
 }
 
 export interface TicklerServer {
@@ -47,10 +49,6 @@ const MAX_WS_MESSAGE_BYTES = 64 * 1024;
 interface SocketContext {
   socketViewer?: Viewer;
 }
-
-const costLimitPlugin: Plugin = {
-  onValidate: ({ addValidationRule }) => addValidationRule(costLimitRule),
-};
 
 function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
@@ -77,7 +75,10 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       warn: (...args) => log.warn('yoga', { detail: args.map(String).join(' ') }),
       error: (...args) => log.error('yoga', { detail: args.map(String).join(' ') }),
     },
-    plugins: [costLimitPlugin],
+    // Cost, shape and introspection limits, enforced at parse and validation, before `context` (the token) runs.
+    plugins: queryLimitPlugins(options.graphqlPolicy ?? { introspection: true, suggestions: true }),
+    // A query's cost depends on its variables (`first: $n`): validation results must not be reused by query text.
+    parserAndValidationCache: { validationCache: false },
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
       if (initial.socketViewer) return { db, events, webhookPolicy, viewer: initial.socketViewer };
       try {

@@ -29,6 +29,7 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
     verifyToken: createTokenVerifier(config.jwt),
     migrationNames: (await readMigrations()).map((migration) => migration.name),
     graphiql: config.graphiql,
+    graphqlPolicy: config.graphql,
   });
   const graceMs = config.shutdownGraceSeconds * 1000;
   return {
