@@ -8,6 +8,7 @@ import { GraphQLError } from 'graphql';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import { isUuid } from '../domain/ownership.js';
+import { unstorableTextReason } from '../domain/text.js';
 import type { Context, SignedInContext } from './context.js';
 import { decodeGlobalIdLeniently } from './global-ids.js';
 import TextInputPlugin from './plugins/text-input.js';
@@ -50,7 +51,12 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     // A connection field multiplies by its page size already; its edges add nothing more.
     edgesFieldOptions: { complexity: { field: 1, multiplier: 1 } },
-    decodeGlobalID: decodeGlobalIdLeniently,
+    // Relay decodes `node(id:)` before any field wrapper sees it: refuse unstorable text here too.
+    decodeGlobalID: (globalId) => {
+      const reason = unstorableTextReason(globalId);
+      if (reason !== null) throw new GraphQLError(`id ${reason}`, { extensions: { code: 'VALIDATION', field: 'id' } });
+      return decodeGlobalIdLeniently(globalId);
+    },
     // `node` is for signed-in users only; an id of no known type, or not a uuid, is simply absent.
     nodeQueryOptions: {
       authScopes: { signedIn: true },
