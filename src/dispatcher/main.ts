@@ -18,7 +18,7 @@ Lifecycle.run(async (lifecycle) => {
   const runtime = await boot(lifecycle);
   const dispatcher = createDispatcher(runtime);
   lifecycle.onStop(() => dispatcher.stop(runtime.config.shutdownGraceSeconds * 1000));
-  if (!(await prepareDatabase(runtime, () => lifecycle.stopping))) return;
+  if (!(await prepareDatabase(runtime, { cancelled: () => lifecycle.stopping }))) return;
   const background = startWhenPossible([dispatcher], () => log.info('Tickler worker is running', { dispatcher: dispatcher.id }));
   lifecycle.onStop(async () => background.cancel());
   const retention = new RetentionJob(runtime.database.url, runtime.config.retention);

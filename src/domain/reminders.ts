@@ -5,6 +5,7 @@ import { DuplicateReminderError, NotFoundError, TaskNotActiveError } from './err
 import { isUuid, lockOwnedTask, ownedReminders } from './ownership.js';
 import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
 import { isUniqueViolation } from './prisma-errors.js';
+import { inTaskTransaction } from './task-queue.js';
 import { inTransaction } from './transactions.js';
 import type { Viewer } from './types.js';
 import { checkReminderCount, checkTrigger, parseOrThrow, reminderSpecSchema, toReminderSpec, triggerTimeOf } from './validation.js';
@@ -37,7 +38,7 @@ export async function addReminder(
   let triggerAt: Date | null = null;
   return rejectingDuplicateReminders(
     () =>
-      inTransaction(db, policy.transactions, async (tx, now) => {
+      inTaskTransaction(db, viewer, taskId, policy, async (tx, now) => {
         const task = await lockOwnedTask(tx, viewer, taskId);
         if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
         triggerAt = triggerTimeOf(spec, task.deadline);

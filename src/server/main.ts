@@ -27,13 +27,18 @@ Lifecycle.run(async (lifecycle) => {
   // Registered before listen: closing a server that never listened is harmless, and the hub and
   // dispatcher are stopped even if listening fails.
   lifecycle.onStop(() => app.stopServing());
-  const address = await app.server.listen(config.port, config.host);
-  log.info('Tickler is listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${address.port}/graphql` });
-  // Serving first: /health and /ready answer while the database is still unreachable or unmigrated.
-  const prepared = await prepareDatabase(runtime, () => lifecycle.stopping).catch((error: unknown) => {
+  const giveUp = (error: unknown) => {
     log.error('could not migrate the database; serving without live events or a dispatcher', { error });
     return false;
-  });
+  };
+  // A database that answers at once is migrated before serving, so "listening" means usable. One
+  // that does not is waited for while serving: /health and /ready answer meanwhile.
+  const preparedAtOnce = await prepareDatabase(runtime, { maxTries: 1 }).catch(giveUp);
+  lifecycle.throwIfStopping();
+  const address = await app.server.listen(config.port, config.host);
+  log.info('Tickler is listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${address.port}/graphql` });
+  lifecycle.throwIfStopping();
+  const prepared = preparedAtOnce || (await prepareDatabase(runtime, { cancelled: () => lifecycle.stopping }).catch(giveUp));
   if (!prepared) return;
   const background = startWhenPossible([app.events, ...(app.dispatcher ? [app.dispatcher] : [])], () =>
     log.info('Tickler is ready', { dispatcher: app.dispatcher?.id ?? null }),
