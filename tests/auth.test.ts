@@ -46,7 +46,7 @@ describe('JWKS verification', () => {
   it('accepts RS256 and ES256 tokens signed by the provider, naming the user by `sub`', async () => {
     const verify = createTokenVerifier(settings());
     const claims = { sub: 'provider|42', iss: 'https://id.example', aud: 'tickler' };
-    expect(await verify(await providerToken(rsaKey, 'RS256', 'rsa-1', claims))).toEqual({ subject: 'provider|42', email: null });
+    expect(await verify(await providerToken(rsaKey, 'RS256', 'rsa-1', claims))).toEqual({ subject: 'provider|42', email: null, zoneinfo: null });
     expect(await verify(await providerToken(ecKey, 'ES256', 'ec-1', claims))).toMatchObject({ subject: 'provider|42' });
   });
 

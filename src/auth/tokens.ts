@@ -9,6 +9,8 @@ import type { Config } from '../config.js';
 export interface VerifiedToken {
   subject: string;
   email: string | null;
+  /** The OpenID Connect `zoneinfo` claim, unchecked (the user's zone on first sight, if valid). */
+  zoneinfo: string | null;
 }
 
 export class AuthenticationError extends Error {}
@@ -47,7 +49,8 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
       throw new AuthenticationError('token subject is invalid');
     }
     const email = typeof payload.email === 'string' && payload.email.length <= 320 ? payload.email : null;
-    return { subject, email };
+    const zoneinfo = typeof payload.zoneinfo === 'string' ? payload.zoneinfo : null;
+    return { subject, email, zoneinfo };
   };
 }
 
@@ -63,9 +66,9 @@ export function bearerToken(header: string | null | undefined): string | undefin
 export async function signToken(
   secret: string,
   subject: string,
-  options: { expiresIn?: string | number; email?: string; issuer?: string; audience?: string } = {},
+  options: { expiresIn?: string | number; email?: string; zoneinfo?: string; issuer?: string; audience?: string } = {},
 ): Promise<string> {
-  let jwt = new SignJWT(options.email ? { email: options.email } : {})
+  let jwt = new SignJWT({ ...(options.email ? { email: options.email } : {}), ...(options.zoneinfo ? { zoneinfo: options.zoneinfo } : {}) })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(subject)
     .setIssuedAt()

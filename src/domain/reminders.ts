@@ -4,7 +4,8 @@ import type { Reminder } from '../generated/prisma/client.js';
 import { DuplicateReminderError, ErrorCode, NotFoundError, TaskNotActiveError, ValidationError } from './errors.js';
 import { isUuid, lockOwnedTask, ownedReminders } from './ownership.js';
 import { isUniqueViolation } from './prisma-errors.js';
-import type { Viewer } from './types.js';
+import { specColumns } from './local-reminders.js';
+import type { LocalReminderInput, Viewer } from './types.js';
 import { LIMITS, checkTrigger, parseOrThrow, reminderSpecSchema, toReminderSpec, triggerTimeOf } from './validation.js';
 
 const REMINDER_UNIQUE_CONSTRAINT = 'reminders_task_id_trigger_at_key';
@@ -28,7 +29,7 @@ export async function addReminder(
   db: Database,
   viewer: Viewer,
   taskId: string,
-  input: { at?: Date | null; secondsBeforeDeadline?: number | null },
+  input: { at?: Date | null; secondsBeforeDeadline?: number | null; local?: LocalReminderInput | null },
   now = new Date(),
 ): Promise<Reminder> {
   const spec = toReminderSpec(parseOrThrow(reminderSpecSchema, input, 'reminder'));
@@ -38,7 +39,7 @@ export async function addReminder(
       db.$transaction(async (tx) => {
         const task = await lockOwnedTask(tx, viewer, taskId);
         if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
-        triggerAt = triggerTimeOf(spec, task.deadline);
+        triggerAt = triggerTimeOf(spec, task.deadline, task.timeZone);
         checkTrigger(triggerAt, task.deadline, now, 'reminder');
         const count = await tx.reminder.count({ where: { taskId } });
         if (count >= LIMITS.remindersPerTask) {
@@ -49,7 +50,7 @@ export async function addReminder(
           );
         }
         return tx.reminder.create({
-          data: { taskId, triggerAt, offsetSeconds: spec.kind === 'relative' ? spec.secondsBeforeDeadline : null },
+          data: { taskId, triggerAt, ...specColumns(spec) },
         });
       }),
     () => triggerAt,

@@ -6,7 +6,11 @@ import type { Database } from '../db/client.js';
 import type { Task } from '../generated/prisma/client.js';
 import { DuplicateReminderError, ErrorCode, ScheduleError, TaskNotActiveError } from './errors.js';
 import { lockOwnedTask } from './ownership.js';
+import { retimeLocalReminders, specColumns } from './local-reminders.js';
+import { planSeries } from './recurrence.js';
 import { rejectingDuplicateReminders } from './reminders.js';
+import { createSeries, horizonFrom, notifyDeadline, onOccurrenceFinished } from './series.js';
+import { parseTimeZone, viewerTimeZone } from './time-zones.js';
 import type { CreateTaskInput, UpdateTaskInput, Viewer } from './types.js';
 import {
   checkDeadline,
@@ -19,32 +23,44 @@ import {
   triggerTimeOf,
 } from './validation.js';
 
-/** Creates a task with its reminders: all of them, or, if any one is invalid, nothing. */
+/**
+ * Creates a task with its reminders: all of them, or, if any one is invalid, nothing. With a
+ * recurrence rule the task is the first occurrence of a new series (series.ts), and its deadline
+ * the rule's first occurrence at or after `input.deadline`.
+ */
 export async function createTask(db: Database, viewer: Viewer, input: CreateTaskInput, now = new Date()): Promise<Task> {
   const title = parseOrThrow(titleSchema, input.title, 'title');
   const description = parseOrThrow(descriptionSchema, input.description, 'description');
   checkDeadline(input.deadline, now);
+  const timeZone = input.timeZone != null ? parseTimeZone(input.timeZone, 'timeZone') : await viewerTimeZone(db, viewer);
+  const plan = input.recurrence ? planSeries(input.recurrence.rule, timeZone, input.deadline, horizonFrom(now)) : null;
+  const deadline = plan?.first.deadline ?? input.deadline;
+  if (plan) checkDeadline(deadline, now);
   const specs = parseOrThrow(reminderListSchema, input.reminders ?? [], 'reminders').map(toReminderSpec);
   const seen = new Set<number>();
   const reminders = specs.map((spec, index) => {
-    const triggerAt = triggerTimeOf(spec, input.deadline);
-    checkTrigger(triggerAt, input.deadline, now, `reminders.${index}`);
+    const triggerAt = triggerTimeOf(spec, deadline, timeZone);
+    checkTrigger(triggerAt, deadline, now, `reminders.${index}`);
     if (seen.has(triggerAt.getTime())) throw new DuplicateReminderError(triggerAt);
     seen.add(triggerAt.getTime());
-    return { triggerAt, offsetSeconds: spec.kind === 'relative' ? spec.secondsBeforeDeadline : null };
+    return { triggerAt, ...specColumns(spec) };
   });
   return rejectingDuplicateReminders(() =>
-    db.$transaction((tx) =>
-      tx.task.create({
+    db.$transaction(async (tx) => {
+      const series = plan ? await createSeries(tx, viewer, plan, timeZone) : null;
+      if (series) await notifyDeadline(tx, deadline);
+      return tx.task.create({
         data: {
           ownerId: viewer.userId,
           title,
           description: description ?? null,
-          deadline: input.deadline,
+          deadline,
+          timeZone,
+          ...(series && plan ? { seriesId: series.id, occurrence: plan.first.number } : {}),
           reminders: { create: reminders },
         },
-      }),
-    ),
+      });
+    }),
   );
 }
 
@@ -72,10 +88,11 @@ export async function updateTask(
       if (moved) {
         const pending = await tx.reminder.findMany({
           where: { taskId, status: 'PENDING' },
-          select: { id: true, triggerAt: true, offsetSeconds: true },
+          select: { id: true, triggerAt: true, offsetSeconds: true, localDaysBefore: true },
           orderBy: { triggerAt: 'asc' },
         });
         for (const reminder of pending) {
+          if (reminder.localDaysBefore !== null) continue; // checked by retimeLocalReminders below
           if (reminder.offsetSeconds === null) {
             if (reminder.triggerAt.getTime() > deadline.getTime()) {
               throw new ScheduleError(
@@ -102,6 +119,7 @@ export async function updateTask(
           UPDATE reminders
           SET trigger_at = ${deadline}::timestamptz - make_interval(secs => offset_seconds), updated_at = now()
           WHERE task_id = ${taskId}::uuid AND status = 'PENDING' AND offset_seconds IS NOT NULL`;
+        await retimeLocalReminders(tx, taskId, deadline, task.timeZone, now);
       }
       return updated;
     }),
@@ -124,6 +142,7 @@ async function finishTask(db: Database, viewer: Viewer, taskId: string, status: 
         where: { taskId, status: { in: ['PENDING', 'PROCESSING'] } },
         data: { status: 'CANCELED', claimedBy: null, claimedAt: null },
       });
+      await onOccurrenceFinished(tx, taskId, status);
     }
     return tx.task.update({ where: { id: taskId }, data: { status } });
   });

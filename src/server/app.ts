@@ -61,7 +61,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
 
   async function viewerFromToken(token: string): Promise<Viewer> {
     const verified = await verifyToken(token);
-    return viewerForSubject(db, verified.subject, verified.email);
+    return viewerForSubject(db, verified.subject, verified.email, verified.zoneinfo);
   }
 
   const yoga = createYoga<SocketContext, Context>({
