@@ -228,32 +228,80 @@ export function occurrences(series: SeriesRule, options: ExpandOptions): Occurre
   const horizon = Temporal.Instant.fromEpochMilliseconds(options.horizon.getTime());
   const horizonLocal = horizon.toZonedDateTimeISO(series.timeZone).toPlainDateTime();
   if (Temporal.PlainDateTime.compare(horizonLocal, anchor) < 0 || options.limit <= 0) return [];
-  const spanDays = anchor.until(horizonLocal, { largestUnit: 'days' }).days;
-  const maxIterations = Math.ceil(spanDays / (PERIOD_DAYS[parsed.freq] * parsed.interval)) + 2;
+  // The last wall-clock time worth expanding to: a day past the horizon's, more than any UTC offset.
+  const lastWindowEnd = horizonLocal.add({ days: 1 });
+  const periodDays = PERIOD_DAYS[parsed.freq] * parsed.interval;
+  const afterNumber = options.afterNumber ?? 0;
+  // Windows from the anchor that grow fourfold (64, 256, 1024... periods) until enough occurrences
+  // are found or the horizon is reached: a near answer costs little, a far one at most twice.
+  for (let periods = 64; ; periods *= 4) {
+    const proposed = anchor.add({ days: periods * periodDays });
+    const last = Temporal.PlainDateTime.compare(proposed, lastWindowEnd) >= 0;
+    const windowEnd = last ? lastWindowEnd : proposed;
+    const found = placeInZone(parsed, series.timeZone, expandWallClock(parsed, anchor, windowEnd), horizon, horizonLocal, options);
+    if (last || found.length >= options.limit || (found.length > 0 && found.length + afterNumber >= (parsed.count ?? Infinity))) return found;
+  }
+}
+
+/** A wall-clock time as "wall milliseconds": its epoch milliseconds were it in UTC. Cheap to compare. */
+function wallMs(local: Temporal.PlainDateTime): number {
+  return local.toZonedDateTime('UTC').epochMilliseconds;
+}
+
+/**
+ * The rule's instances from the anchor up to `windowEnd`, in wall milliseconds, expanded by
+ * rrule-temporal as if in UTC (no gaps, no doubled hours). `maxIterations` is sized to the periods
+ * in the window, so a rule that never matches gives up there instead of searching on.
+ */
+function expandWallClock(parsed: ParsedRule, anchor: Temporal.PlainDateTime, windowEnd: Temporal.PlainDateTime): number[] {
+  const spanDays = Math.max(0, anchor.until(windowEnd, { largestUnit: 'days' }).days);
+  const dtstart = anchor.toZonedDateTime('UTC');
   const rule = new RRuleTemporal({
     rruleString: parsed.withoutUntil,
-    // Wall-clock expansion: UTC has no DST, so no local time is dropped or doubled here.
-    dtstart: anchor.toZonedDateTime('UTC'),
-    maxIterations,
+    dtstart,
+    maxIterations: Math.ceil(spanDays / (PERIOD_DAYS[parsed.freq] * parsed.interval)) + 4,
   });
+  try {
+    // between() takes rrule-temporal's fast paths; a per-instance iterator callback would take its
+    // general engine (about a millisecond per instance).
+    return rule.between(dtstart, windowEnd.toZonedDateTime('UTC'), true).map((wallClock) => wallClock.epochMilliseconds);
+  } catch (error) {
+    // rrule-temporal gives up after maxIterations periods: no (more) occurrences in the window.
+    if (error instanceof Error && /Maximum iterations/.test(error.message)) return [];
+    throw error;
+  }
+}
+
+const DAY_MS = 86_400_000;
+
+/** Numbers the wall-clock instances and keeps those the options ask for, as deadlines in `zone`. */
+function placeInZone(
+  parsed: ParsedRule,
+  zone: string,
+  wallClockTimes: readonly number[],
+  horizon: Temporal.Instant,
+  horizonLocal: Temporal.PlainDateTime,
+  options: ExpandOptions,
+): Occurrence[] {
   const afterNumber = options.afterNumber ?? 0;
   const notBefore = options.notBefore?.getTime() ?? -Infinity;
+  // Temporal operations cost tens of microseconds each with the polyfill, so instances before the
+  // wanted ones are skipped on wall milliseconds alone; only those wanted, or within a day (more
+  // than any UTC offset) of the horizon or UNTIL, are placed in the zone.
+  const horizonSafe = wallMs(horizonLocal) - DAY_MS;
+  const untilSafe = parsed.until?.kind === 'instant' ? wallMs(parsed.until.at.toZonedDateTimeISO(zone).toPlainDateTime()) - DAY_MS : Infinity;
+  const dateUntil = parsed.until?.kind === 'date';
   const found: Occurrence[] = [];
-  try {
-    rule.all((wallClock, index) => {
-      const local = wallClock.toPlainDateTime();
-      const zoned = instantOfLocal(local, series.timeZone);
-      if (Temporal.Instant.compare(zoned.toInstant(), horizon) > 0 || !withinUntil(parsed.until, zoned)) return false;
-      const number = index + 1;
-      if (number > afterNumber && zoned.epochMilliseconds >= notBefore) {
-        found.push({ number, deadline: new Date(zoned.epochMilliseconds), local: local.toString({ smallestUnit: 'second' }) });
-      }
-      return found.length < options.limit;
-    });
-  } catch (error) {
-    // rrule-temporal gives up after maxIterations periods without reaching the horizon: no more
-    // occurrences before it. Anything else is a real failure.
-    if (!(error instanceof Error && /Maximum iterations/.test(error.message))) throw error;
+  for (const [index, wall] of wallClockTimes.entries()) {
+    const number = index + 1;
+    if (number <= afterNumber && wall <= horizonSafe && wall <= untilSafe && !dateUntil) continue;
+    const local = Temporal.Instant.fromEpochMilliseconds(wall).toZonedDateTimeISO('UTC').toPlainDateTime();
+    const zoned = instantOfLocal(local, zone);
+    if (Temporal.Instant.compare(zoned.toInstant(), horizon) > 0 || !withinUntil(parsed.until, zoned)) break;
+    if (number > afterNumber && zoned.epochMilliseconds >= notBefore) {
+      found.push({ number, deadline: new Date(zoned.epochMilliseconds), local: local.toString({ smallestUnit: 'second' }) });
+      if (found.length >= options.limit) break;
+    }
   }
   return found;
 }
