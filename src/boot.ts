@@ -3,8 +3,9 @@
  * configuration, the database (migrated), the notification listener, the notifiers and a dispatcher;
  * and the order in which they stop.
  */
+import pg from 'pg';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createPrismaClient, type Database } from './db/client.js';
+import { createDispatchClient, createPrismaClient, type Database } from './db/client.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { PgListener } from './db/listener.js';
 import { migrate } from './db/migrate.js';
@@ -17,29 +18,69 @@ import { WebhookNotifier } from './notifiers/webhook.js';
 export interface Runtime {
   config: Config;
   database: DatabaseHandle;
+  /** The API's pool. */
   db: Database;
+  /** The dispatcher's and event hub's own small pool: API load cannot starve firing. */
+  dispatchDb: Database;
   listener: PgListener;
   notifiers: Notifier[];
 }
 
+/**
+ * Configuration, the database's location and the clients, without waiting for the database to
+ * answer (see prepareDatabase): a server can listen, and answer /health, before it does.
+ */
 export async function boot(): Promise<Runtime> {
   const config = loadConfig();
   const database = await openDatabase(config);
-  if (config.migrateOnStart) {
-    const result = await migrate(database.url);
-    log.info('migrations', { applied: result.applied, alreadyApplied: result.alreadyApplied.length });
-  }
   const db = createPrismaClient(database.url);
-  const listener = new PgListener(database.url);
+  const dispatchDb = createDispatchClient(database.url, config.dispatcher.poolSize);
+  const listener = new PgListener(database.url, { pingMs: config.dispatcher.listenerPingMs });
   const notifiers: Notifier[] = [new WebhookNotifier({ policy: config.webhooks })];
   if (config.email.smtpUrl) notifiers.push(new EmailNotifier({ smtpUrl: config.email.smtpUrl, from: config.email.from }));
-  return { config, database, db, listener, notifiers };
+  return { config, database, db, dispatchDb, listener, notifiers };
+}
+
+const WAIT_FIRST_MS = 250;
+const WAIT_MAX_MS = 5000;
+
+/**
+ * Waits until the database answers (unreachable, still starting, restarting, refusing
+ * connections: all retried, with backoff doubling from 250 ms to 5 s and one log line per try),
+ * then applies pending migrations when configured to. Returns false if `cancelled()` first.
+ */
+export async function prepareDatabase(runtime: Runtime, cancelled: () => boolean = () => false): Promise<boolean> {
+  const url = runtime.database.url;
+  let delayMs = WAIT_FIRST_MS;
+  for (let tries = 1; ; tries++) {
+    if (cancelled()) return false;
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      await client.end();
+      if (tries > 1) log.info('database is reachable', { tries });
+      break;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      log.warn('database not reachable yet; waiting', { error: error instanceof Error ? error.message : String(error), tries, inMs: delayMs });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs = Math.min(delayMs * 2, WAIT_MAX_MS);
+    }
+  }
+  if (runtime.config.migrateOnStart && !cancelled()) {
+    const result = await migrate(url);
+    log.info('migrations', { applied: result.applied, alreadyApplied: result.alreadyApplied.length });
+  }
+  return !cancelled();
 }
 
 export function createDispatcher(runtime: Runtime): Dispatcher {
   const { config } = runtime;
-  return new Dispatcher(runtime.db, runtime.listener, {
+  return new Dispatcher(runtime.dispatchDb, runtime.listener, {
     batchSize: config.dispatcher.batchSize,
+    idlePollMs: config.dispatcher.idlePollMs,
     leaseMs: config.dispatcher.leaseMs,
     heartbeatMs: config.dispatcher.heartbeatMs,
     deadAfterMs: config.dispatcher.deadAfterMs,
@@ -57,6 +98,7 @@ export async function shutdownRuntime(runtime: Runtime): Promise<void> {
   await runtime.listener.close();
   await Promise.allSettled(runtime.notifiers.map((notifier) => notifier.close?.()));
   await runtime.db.$disconnect();
+  await runtime.dispatchDb.$disconnect();
   await runtime.database.stop();
 }
 
@@ -98,7 +140,7 @@ interface Startable {
  * Starts each component, retrying with backoff while the database is unreachable or not migrated,
  * without holding up the caller. `cancel` stops the retrying (at shutdown).
  */
-export function startWhenPossible(components: readonly Startable[]): { cancel: () => void } {
+export function startWhenPossible(components: readonly Startable[], started: () => void = () => undefined): { cancel: () => void } {
   let cancelled = false;
   let timer: NodeJS.Timeout | undefined;
   const startOne = async (component: Startable, delayMs: number): Promise<void> => {
@@ -116,6 +158,7 @@ export function startWhenPossible(components: readonly Startable[]): { cancel: (
       if (cancelled) return;
       await startOne(component, 500);
     }
+    if (!cancelled) started();
   })();
   return {
     cancel: () => {

@@ -42,6 +42,12 @@ export interface Config {
     deliveryTimeoutMs: number;
     deliveryMaxAttempts: number;
     deliveryBackoffBaseMs: number;
+    /** Connections of the dispatcher's and event hub's own pool, apart from the API's. */
+    poolSize: number;
+    /** Longest sleep when nothing is known to be due (a lost notification is noticed by then). */
+    idlePollMs: number;
+    /** The notification connection is pinged this often and must answer within as long. */
+    listenerPingMs: number;
   };
   webhooks: {
     /** Allow endpoints on private networks (10/8, 192.168/16, ...); off by default (SSRF). */
@@ -54,6 +60,58 @@ export interface Config {
     smtpUrl: string | undefined;
     from: string;
   };
+  limits: LimitsConfig;
+}
+
+/**
+ * Quotas, rate limits and bounds on what one client may hold (README, "Quotas and rate limits").
+ * A quota or rate of 0 means unlimited.
+ */
+export interface LimitsConfig {
+  /** Active tasks per user (`MAX_ACTIVE_TASKS_PER_USER`); createTask beyond it answers TOO_MANY_TASKS. */
+  maxActiveTasksPerUser: number;
+  /** Mutation fields per user per minute, shared by every instance on the database (`MUTATIONS_PER_MINUTE`). */
+  mutationsPerMinute: number;
+  /** Open graphql-ws sockets per user on one server instance (`WS_MAX_SOCKETS_PER_USER`). */
+  socketsPerUser: number;
+  /** Operations running at once on one graphql-ws socket (`WS_MAX_SUBSCRIPTIONS_PER_SOCKET`). */
+  subscriptionsPerSocket: number;
+  /** Bytes a socket may have queued unsent before it is closed (`WS_MAX_BUFFERED_BYTES`). */
+  socketBufferedBytes: number;
+  /** Row-lock wait of a change before it answers BUSY, in ms (`LOCK_TIMEOUT_MS`). */
+  lockTimeoutMs: number;
+  /** Wait for a free database connection before a change answers BUSY, in ms (`TRANSACTION_MAX_WAIT_MS`). */
+  transactionMaxWaitMs: number;
+  /** Longest a change's transaction may run, in ms (`TRANSACTION_TIMEOUT_MS`). */
+  transactionTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: LimitsConfig = {
+  maxActiveTasksPerUser: 1000,
+  mutationsPerMinute: 600,
+  socketsPerUser: 10,
+  subscriptionsPerSocket: 50,
+  socketBufferedBytes: 4 * 1024 * 1024,
+  lockTimeoutMs: 2000,
+  transactionMaxWaitMs: 5000,
+  transactionTimeoutMs: 10_000,
+};
+
+function loadLimits(env: NodeJS.ProcessEnv): LimitsConfig {
+  const limits: LimitsConfig = {
+    maxActiveTasksPerUser: integer(env, 'MAX_ACTIVE_TASKS_PER_USER', DEFAULT_LIMITS.maxActiveTasksPerUser, 0, 10_000_000),
+    mutationsPerMinute: integer(env, 'MUTATIONS_PER_MINUTE', DEFAULT_LIMITS.mutationsPerMinute, 0, 10_000_000),
+    socketsPerUser: integer(env, 'WS_MAX_SOCKETS_PER_USER', DEFAULT_LIMITS.socketsPerUser, 0, 100_000),
+    subscriptionsPerSocket: integer(env, 'WS_MAX_SUBSCRIPTIONS_PER_SOCKET', DEFAULT_LIMITS.subscriptionsPerSocket, 1, 100_000),
+    socketBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', DEFAULT_LIMITS.socketBufferedBytes, 64 * 1024, 1024 * 1024 * 1024),
+    lockTimeoutMs: integer(env, 'LOCK_TIMEOUT_MS', DEFAULT_LIMITS.lockTimeoutMs, 1, 600_000),
+    transactionMaxWaitMs: integer(env, 'TRANSACTION_MAX_WAIT_MS', DEFAULT_LIMITS.transactionMaxWaitMs, 1, 600_000),
+    transactionTimeoutMs: integer(env, 'TRANSACTION_TIMEOUT_MS', DEFAULT_LIMITS.transactionTimeoutMs, 1, 3_600_000),
+  };
+  if (limits.transactionTimeoutMs <= limits.lockTimeoutMs) {
+    throw new ConfigError('TRANSACTION_TIMEOUT_MS must exceed LOCK_TIMEOUT_MS, or a change waiting on a lock would hit the transaction timeout first');
+  }
+  return limits;
 }
 
 export class ConfigError extends Error {}
@@ -120,13 +178,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     dispatcher: {
       enabled: flag(env, 'DISPATCHER', true),
-      batchSize: integer(env, 'DISPATCHER_BATCH_SIZE', 100, 1, 10_000),
+      batchSize: integer(env, 'DISPATCHER_BATCH_SIZE', 500, 1, 10_000),
       leaseMs: integer(env, 'REMINDER_LEASE_SECONDS', 300, 1, 86_400) * 1000,
       heartbeatMs,
       deadAfterMs,
       deliveryTimeoutMs: integer(env, 'DELIVERY_TIMEOUT_MS', 10_000, 100, 120_000),
       deliveryMaxAttempts: integer(env, 'DELIVERY_MAX_ATTEMPTS', 8, 1, 50),
       deliveryBackoffBaseMs: integer(env, 'DELIVERY_BACKOFF_BASE_MS', 1000, 1, 3_600_000),
+      poolSize: integer(env, 'DISPATCHER_POOL_SIZE', 4, 2, 100),
+      idlePollMs: integer(env, 'DISPATCHER_IDLE_POLL_MS', 10_000, 100, 3_600_000),
+      listenerPingMs: integer(env, 'LISTENER_PING_MS', 2000, 100, 60_000),
     },
     webhooks: {
       allowPrivate: flag(env, 'WEBHOOK_ALLOW_PRIVATE', false),
@@ -136,5 +197,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       smtpUrl: optional(env, 'SMTP_URL'),
       from: env.EMAIL_FROM ?? 'Tickler <reminders@tickler.invalid>',
     },
+    limits: loadLimits(env),
   };
 }

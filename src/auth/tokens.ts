@@ -9,6 +9,8 @@ import type { Config } from '../config.js';
 export interface VerifiedToken {
   subject: string;
   email: string | null;
+  /** The token's `exp`: a graphql-ws socket opened with it is closed (4403) at this moment. */
+  expiresAt: Date;
   /** The OpenID Connect `zoneinfo` claim, unchecked (the user's zone on first sight, if valid). */
   zoneinfo: string | null;
 }
@@ -50,7 +52,8 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
     }
     const email = typeof payload.email === 'string' && payload.email.length <= 320 ? payload.email : null;
     const zoneinfo = typeof payload.zoneinfo === 'string' ? payload.zoneinfo : null;
-    return { subject, email, zoneinfo };
+    // `exp` is required by jwtVerify above, so it is a number here.
+    return { subject, email, expiresAt: new Date((payload.exp ?? 0) * 1000), zoneinfo };
   };
 }
 

@@ -4,8 +4,10 @@ import { PrismaClient } from '../generated/prisma/client.js';
 export type Database = PrismaClient;
 
 export interface DatabaseOptions {
-  /** Connections in the pool; the API and the dispatcher share it. */
+  /** Connections in the pool (default 10). */
   poolSize?: number;
+  /** Shown in pg_stat_activity.application_name: tells the API's connections from the dispatcher's. */
+  applicationName?: string;
 }
 
 export function createPrismaClient(databaseUrl: string, options: DatabaseOptions = {}): PrismaClient {
@@ -15,6 +17,20 @@ export function createPrismaClient(databaseUrl: string, options: DatabaseOptions
     // A statement that runs this long is a bug or a lock pile-up; fail it rather than hang a request.
     statement_timeout: 30_000,
     connectionTimeoutMillis: 10_000,
+    application_name: options.applicationName ?? 'tickler',
+    // A connection whose server vanished without a word is found out by the kernel, not never.
+    keepAlive: true,
   });
   return new PrismaClient({ adapter });
+}
+
+/** Connections of the dispatcher's own pool (default): firing, deliveries' bookkeeping, heartbeats, the event hub. */
+export const DISPATCH_POOL_SIZE = 4;
+
+/**
+ * The dispatcher's and the event hub's own small pool, apart from the API's: a storm of API
+ * requests queues on the API's pool and cannot make a due reminder wait for a connection.
+ */
+export function createDispatchClient(databaseUrl: string, poolSize = DISPATCH_POOL_SIZE): PrismaClient {
+  return createPrismaClient(databaseUrl, { poolSize, applicationName: 'tickler-dispatcher' });
 }

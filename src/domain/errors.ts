@@ -20,6 +20,13 @@ export const ErrorCode = {
   REMINDER_NOT_FIRED: 'REMINDER_NOT_FIRED',
   /** The fired reminder already has a snooze; it arms one firing only. */
   ALREADY_SNOOZED: 'ALREADY_SNOOZED',
+  /** The user already has as many active tasks as their quota allows. */
+  TOO_MANY_TASKS: 'TOO_MANY_TASKS',
+  /**
+   * The change met a lock or a full connection pool and gave up rather than wait without bound.
+   * Nothing was written; the same request may be retried after `retryAfterSeconds`.
+   */
+  BUSY: 'BUSY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -73,5 +80,29 @@ export class TaskNotActiveError extends DomainError {
   readonly code = ErrorCode.TASK_NOT_ACTIVE;
   constructor(readonly status: 'COMPLETED' | 'CANCELED') {
     super(`the task is ${status.toLowerCase()} and can no longer be changed`);
+  }
+}
+
+/** An active task over the user's quota (`MAX_ACTIVE_TASKS_PER_USER`); nothing was written. */
+export class TooManyTasksError extends DomainError {
+  readonly code = ErrorCode.TOO_MANY_TASKS;
+  constructor(readonly limit: number) {
+    super(`you already have ${limit} active tasks, the most allowed; complete, cancel or delete one first`);
+  }
+}
+
+/**
+ * Retryable: a row lock was not granted within `lock_timeout`, no connection was free within the
+ * transaction's `maxWait`, or PostgreSQL chose this transaction as a deadlock or serialisation
+ * victim. Nothing was written.
+ */
+export class BusyError extends DomainError {
+  readonly code = ErrorCode.BUSY;
+  constructor(
+    /** Whole seconds a client should wait before retrying (the `Retry-After` of RFC 9110 §10.2.3). */
+    readonly retryAfterSeconds: number,
+    reason: string,
+  ) {
+    super(`the task is busy with other changes (${reason}); nothing was changed, retry after ${retryAfterSeconds} s`);
   }
 }

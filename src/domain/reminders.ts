@@ -1,12 +1,14 @@
 /** Adding and removing a task's reminders, each in one transaction under the task's lock. */
 import type { Database } from '../db/client.js';
 import type { Reminder } from '../generated/prisma/client.js';
-import { DuplicateReminderError, ErrorCode, NotFoundError, TaskNotActiveError, ValidationError } from './errors.js';
+import { DuplicateReminderError, NotFoundError, TaskNotActiveError } from './errors.js';
 import { isUuid, lockOwnedTask, ownedReminders } from './ownership.js';
+import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
 import { isUniqueViolation } from './prisma-errors.js';
 import { specColumns } from './local-reminders.js';
+import { inTransaction } from './transactions.js';
 import type { LocalReminderInput, Viewer } from './types.js';
-import { LIMITS, checkTrigger, parseOrThrow, reminderSpecSchema, toReminderSpec, triggerTimeOf } from './validation.js';
+import { checkReminderCount, checkTrigger, parseOrThrow, reminderSpecSchema, toReminderSpec, triggerTimeOf } from './validation.js';
 
 const REMINDER_UNIQUE_CONSTRAINT = 'reminders_task_id_trigger_at_key';
 
@@ -30,25 +32,18 @@ export async function addReminder(
   viewer: Viewer,
   taskId: string,
   input: { at?: Date | null; secondsBeforeDeadline?: number | null; local?: LocalReminderInput | null },
-  now = new Date(),
+  policy: DomainPolicy = DEFAULT_POLICY,
 ): Promise<Reminder> {
   const spec = toReminderSpec(parseOrThrow(reminderSpecSchema, input, 'reminder'));
   let triggerAt: Date | null = null;
   return rejectingDuplicateReminders(
     () =>
-      db.$transaction(async (tx) => {
+      inTransaction(db, policy.transactions, async (tx, now) => {
         const task = await lockOwnedTask(tx, viewer, taskId);
         if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
         triggerAt = triggerTimeOf(spec, task.deadline, task.timeZone);
         checkTrigger(triggerAt, task.deadline, now, 'reminder');
-        const count = await tx.reminder.count({ where: { taskId } });
-        if (count >= LIMITS.remindersPerTask) {
-          throw new ValidationError(
-            `a task can have at most ${LIMITS.remindersPerTask} reminders`,
-            'reminder',
-            ErrorCode.TOO_MANY_REMINDERS,
-          );
-        }
+        checkReminderCount((await tx.reminder.count({ where: { taskId } })) + 1, 'reminder');
         return tx.reminder.create({
           data: { taskId, triggerAt, ...specColumns(spec) },
         });
@@ -58,9 +53,9 @@ export async function addReminder(
 }
 
 /** Removes one reminder; returns its task's id. */
-export async function removeReminder(db: Database, viewer: Viewer, reminderId: string): Promise<string> {
+export async function removeReminder(db: Database, viewer: Viewer, reminderId: string, policy: DomainPolicy = DEFAULT_POLICY): Promise<string> {
   if (!isUuid(reminderId)) throw new NotFoundError('Reminder');
-  return db.$transaction(async (tx) => {
+  return inTransaction(db, policy.transactions, async (tx) => {
     const reminder = await tx.reminder.findFirst({
       where: { id: reminderId, ...ownedReminders(viewer) },
       select: { taskId: true },

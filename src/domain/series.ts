@@ -20,13 +20,13 @@ import type { Prisma, TaskSeries } from '../generated/prisma/client.js';
 import { localSpecOf, localTriggerTime } from './local-reminders.js';
 import { occurrences, RECURRENCE_LIMITS, type Occurrence, type SeriesPlan } from './recurrence.js';
 import type { Viewer } from './types.js';
-import { LIMITS } from './validation.js';
+import { addCalendarYears, LIMITS } from './validation.js';
 
 type Transaction = Prisma.TransactionClient;
 
-/** The furthest ahead any occurrence is looked for: the deadline horizon. */
+/** The furthest ahead any occurrence is looked for: the deadline horizon (validation.ts). */
 export function horizonFrom(now: Date): Date {
-  return new Date(now.getTime() + LIMITS.deadlineHorizonMs);
+  return addCalendarYears(now, LIMITS.deadlineHorizonYears);
 }
 
 /** Creates the series row of a new recurring task (inside the task's creating transaction). */

@@ -12,7 +12,9 @@ import { isUuid, lockOwnedTask, ownedReminders } from './ownership.js';
 import { isUniqueViolation } from './prisma-errors.js';
 import { rejectingDuplicateReminders } from './reminders.js';
 import type { Viewer } from './types.js';
-import { LIMITS, checkTrigger } from './validation.js';
+import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
+import { inTransaction } from './transactions.js';
+import { LIMITS, checkReminderCount, checkTrigger } from './validation.js';
 
 const SNOOZE_UNIQUE_INDEX = 'reminders_snoozed_from_id_key';
 
@@ -41,35 +43,34 @@ export interface SnoozeInput {
  *   (REMINDER_NOT_FIRED, ALREADY_SNOOZED), TaskNotActiveError, ScheduleError (in the past, after the
  *   deadline), DuplicateReminderError, ValidationError TOO_MANY_REMINDERS.
  */
-export async function snoozeReminder(db: Database, viewer: Viewer, reminderId: string, input: SnoozeInput, now = new Date()): Promise<Reminder> {
+export async function snoozeReminder(db: Database, viewer: Viewer, reminderId: string, input: SnoozeInput, policy: DomainPolicy = DEFAULT_POLICY): Promise<Reminder> {
   if ((input.until == null) === (input.seconds == null)) throw new ValidationError('give exactly one of `until` or `seconds`', null);
   if (input.seconds != null && (!Number.isInteger(input.seconds) || input.seconds < 1 || input.seconds > LIMITS.maxSecondsBeforeDeadline)) {
     throw new ValidationError(`seconds must be a whole number from 1 to ${LIMITS.maxSecondsBeforeDeadline}`, 'seconds');
   }
   if (!isUuid(reminderId)) throw new NotFoundError('Reminder');
   const field = input.until != null ? 'until' : 'seconds';
-  const triggerAt = input.until ?? new Date(now.getTime() + (input.seconds ?? 0) * 1000);
+  let triggerAt: Date | null = input.until ?? null;
   try {
     return await rejectingDuplicateReminders(
       () =>
-        db.$transaction(async (tx) => {
+        inTransaction(db, policy.transactions, async (tx, now) => {
+          const at = input.until ?? new Date(now.getTime() + (input.seconds ?? 0) * 1000);
+          triggerAt = at;
           const fired = await tx.reminder.findFirst({ where: { id: reminderId, ...ownedReminders(viewer) }, select: { taskId: true } });
           if (!fired) throw new NotFoundError('Reminder');
           const task = await lockOwnedTask(tx, viewer, fired.taskId);
           const reminder = await tx.reminder.findUnique({ where: { id: reminderId }, include: { snoozedBy: true } });
           if (!reminder) throw new NotFoundError('Reminder');
           if (reminder.snoozedBy) {
-            if (reminder.snoozedBy.status === 'PENDING' && reminder.snoozedBy.triggerAt.getTime() === triggerAt.getTime()) return reminder.snoozedBy;
+            if (reminder.snoozedBy.status === 'PENDING' && reminder.snoozedBy.triggerAt.getTime() === at.getTime()) return reminder.snoozedBy;
             throw new SnoozeError(ErrorCode.ALREADY_SNOOZED, 'this reminder is already snoozed', reminder.snoozedBy.id);
           }
           if (reminder.status !== 'SENT') throw new SnoozeError(ErrorCode.REMINDER_NOT_FIRED, `only a fired reminder can be snoozed (this one is ${reminder.status.toLowerCase()})`);
           if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
-          checkTrigger(triggerAt, task.deadline, now, field);
-          const count = await tx.reminder.count({ where: { taskId: task.id } });
-          if (count >= LIMITS.remindersPerTask) {
-            throw new ValidationError(`a task can have at most ${LIMITS.remindersPerTask} reminders`, field, ErrorCode.TOO_MANY_REMINDERS);
-          }
-          return tx.reminder.create({ data: { taskId: task.id, triggerAt, snoozedFromId: reminderId } });
+          checkTrigger(at, task.deadline, now, field);
+          checkReminderCount((await tx.reminder.count({ where: { taskId: task.id } })) + 1, field);
+          return tx.reminder.create({ data: { taskId: task.id, triggerAt: at, snoozedFromId: reminderId } });
         }),
       () => triggerAt,
     );

@@ -3,6 +3,7 @@
  * also attached to the GraphQL inputs so bad input is rejected before any resolver runs) and the
  * rules about time, which need the clock and the task's deadline.
  */
+import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 import { ScheduleError, ValidationError, ErrorCode } from './errors.js';
 import { localTriggerTime } from './local-reminders.js';
@@ -13,11 +14,24 @@ export const LIMITS = {
   titleLength: 200,
   descriptionLength: 5000,
   remindersPerTask: 25,
-  /** A deadline further out than this is almost certainly a typo (year 20266). */
-  deadlineHorizonMs: 10 * 366 * 24 * 3600 * 1000,
-  /** The longest "remind me N seconds before" offset: the same horizon. */
-  maxSecondsBeforeDeadline: 10 * 366 * 24 * 3600,
+  /**
+   * A deadline more than this many calendar years ahead is almost certainly a typo (year 20266).
+   * Calendar years, not a count of days: from 2026-11-30T10:00Z the last allowed moment is
+   * 2036-11-30T10:00Z (from February 29, February 28 ten years on).
+   */
+  deadlineHorizonYears: 10,
+  /**
+   * The longest "remind me N seconds before" offset: 3,653 days, the most that 10 calendar years
+   * can hold (three leap days). A longer one could never fire after now, so it is malformed input.
+   */
+  maxSecondsBeforeDeadline: 3653 * 24 * 3600,
 } as const;
+
+/** The same date and time of day `years` calendar years after `instant`, in UTC (RFC 3339 times are UTC-anchored). */
+export function addCalendarYears(instant: Date, years: number): Date {
+  const later = Temporal.Instant.fromEpochMilliseconds(instant.getTime()).toZonedDateTimeISO('UTC').add({ years });
+  return new Date(later.epochMilliseconds);
+}
 
 export const titleSchema = z
   .string()
@@ -51,9 +65,17 @@ export const reminderSpecSchema = z
     message: 'a reminder needs exactly one of `at`, `secondsBeforeDeadline` or `local`',
   });
 
-export const reminderListSchema = z
-  .array(reminderSpecSchema)
-  .max(LIMITS.remindersPerTask, `a task can have at most ${LIMITS.remindersPerTask} reminders`);
+export const reminderListSchema = z.array(reminderSpecSchema);
+
+/**
+ * The one rule "at most 25 reminders per task", with one answer (TOO_MANY_REMINDERS) whether the
+ * reminders come with createTask or one at a time through addReminder.
+ */
+export function checkReminderCount(count: number, field: string): void {
+  if (count > LIMITS.remindersPerTask) {
+    throw new ValidationError(`a task can have at most ${LIMITS.remindersPerTask} reminders`, field, ErrorCode.TOO_MANY_REMINDERS);
+  }
+}
 
 /** Parses with `schema` or throws a ValidationError naming the first offending field. */
 export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, fieldPrefix: string | null = null): T {
@@ -64,14 +86,21 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, fieldPrefi
   throw new ValidationError(issue?.message ?? 'invalid input', pathParts.length > 0 ? pathParts.join('.') : null);
 }
 
-/** A new or moved deadline must lie ahead, within the horizon. */
+/**
+ * A new or moved deadline must lie ahead of `now` (the database's time: see transactions.ts) and at
+ * most 10 calendar years after it.
+ */
 export function checkDeadline(deadline: Date, now: Date, field = 'deadline'): void {
   if (Number.isNaN(deadline.getTime())) throw new ValidationError('deadline is not a valid time', field);
   if (deadline.getTime() <= now.getTime()) {
     throw new ScheduleError(ErrorCode.DEADLINE_IN_PAST, `deadline ${deadline.toISOString()} is not in the future`, field);
   }
-  if (deadline.getTime() - now.getTime() > LIMITS.deadlineHorizonMs) {
-    throw new ValidationError('deadline is more than 10 years away', field);
+  const horizon = addCalendarYears(now, LIMITS.deadlineHorizonYears);
+  if (deadline.getTime() > horizon.getTime()) {
+    throw new ValidationError(
+      `deadline is more than ${LIMITS.deadlineHorizonYears} years away (the latest allowed now is ${horizon.toISOString()})`,
+      field,
+    );
   }
 }
 

@@ -8,6 +8,8 @@ import { checkWebhookUrl, type AddressPolicy } from '../notifiers/address-guard.
 import { generateWebhookSecret } from '../notifiers/standard-webhooks.js';
 import { ErrorCode, NotFoundError, ValidationError } from './errors.js';
 import { isUuid } from './ownership.js';
+import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
+import { inTransaction } from './transactions.js';
 import type { Viewer } from './types.js';
 import { parseOrThrow } from './validation.js';
 import { z } from 'zod';
@@ -25,13 +27,14 @@ export async function createWebhookEndpoint(
   viewer: Viewer,
   input: { url: string; description?: string | null },
   policy: AddressPolicy,
+  domainPolicy: DomainPolicy = DEFAULT_POLICY,
 ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
   const url = input.url.trim();
   const refusal = checkWebhookUrl(url, policy);
   if (refusal) throw new ValidationError(refusal, 'url');
   const description = parseOrThrow(descriptionSchema, input.description, 'description');
   const secret = generateWebhookSecret();
-  return db.$transaction(async (tx) => {
+  return inTransaction(db, domainPolicy.transactions, async (tx) => {
     // Serialise this user's endpoint changes so the limit holds under concurrent requests.
     await tx.$queryRaw`SELECT id FROM users WHERE id = ${viewer.userId}::uuid FOR UPDATE`;
     const count = await tx.webhookEndpoint.count({ where: { userId: viewer.userId } });
@@ -46,9 +49,14 @@ export async function createWebhookEndpoint(
 }
 
 /** Deletes an endpoint; its pending deliveries go with it (cascade). */
-export async function deleteWebhookEndpoint(db: Database, viewer: Viewer, endpointId: string): Promise<string> {
+export async function deleteWebhookEndpoint(
+  db: Database,
+  viewer: Viewer,
+  endpointId: string,
+  domainPolicy: DomainPolicy = DEFAULT_POLICY,
+): Promise<string> {
   if (!isUuid(endpointId)) throw new NotFoundError('WebhookEndpoint');
-  return db.$transaction(async (tx) => {
+  return inTransaction(db, domainPolicy.transactions, async (tx) => {
     const { count } = await tx.webhookEndpoint.deleteMany({ where: { id: endpointId, userId: viewer.userId } });
     if (count === 0) throw new NotFoundError('WebhookEndpoint');
     return endpointId;

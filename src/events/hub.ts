@@ -1,16 +1,31 @@
 /**
  * Fans the event log out to live subscribers in this process. Any instance may fire a reminder;
- * its transaction ends with `pg_notify('tickler_events')`, which only pokes: the hub then reads
- * every event after the last one it saw, in id order, and hands each to that user's subscribers.
- * Because event ids commit in order (see fire-reminders.ts), reading "after the last seen id"
- * never skips one, and a lost notification is made up by the next poke or the slow fallback poll.
+ * its statement ends with `pg_notify('tickler_events')`, which only pokes: the hub then reads every
+ * event after the last position it handed out, in commit order, and hands each to that user's
+ * subscribers.
+ *
+ * Commit order is (xid, id) read below the watermark, the oldest transaction still running in the
+ * cluster (see sql/read-committed-events.ts): what lies below it is final, so walking it in order
+ * never skips an event that commits later, on this instance or any other, without any lock shared
+ * between writers. The price: events wait while an older transaction anywhere in the cluster is
+ * still running (delayed, never lost); the hub polls meanwhile, with backoff, and logs a lag.
+ * A lost notification is made up by the next poke, the slow fallback poll, or the listener's
+ * catch-up after it reconnects.
  */
 import type { Database } from '../db/client.js';
 import type { PgListener } from '../db/listener.js';
 import { log } from '../logger.js';
+import { isAfter, LOG_START, type EventRow, type LogPosition } from './sql/event-row.js';
+import { logHead } from './sql/log-head.js';
+import { positionOfEvent } from './sql/position-of-event.js';
+import { readCommittedEvents } from './sql/read-committed-events.js';
+import { readUserEvents } from './sql/read-user-events.js';
 
 export interface ReminderFiredEvent {
+  /** The client-visible cursor: unique, but not in delivery order (see `xid`). */
   id: bigint;
+  /** With `id`, the event's place in commit order (internal; never shown to clients). */
+  xid: bigint;
   userId: string;
   taskId: string;
   reminderId: string;
@@ -20,18 +35,10 @@ export interface ReminderFiredEvent {
   triggerAt: Date;
 }
 
-interface EventRow {
-  id: bigint;
-  user_id: string;
-  task_id: string;
-  reminder_id: string;
-  occurred_at: Date;
-  payload: { taskTitle: string; deadline: string; triggerAt: string };
-}
-
 function toEvent(row: EventRow): ReminderFiredEvent {
   return {
     id: row.id,
+    xid: row.xid,
     userId: row.user_id,
     taskId: row.task_id,
     reminderId: row.reminder_id,
@@ -44,11 +51,20 @@ function toEvent(row: EventRow): ReminderFiredEvent {
 
 /** A subscriber this far behind (queued, unread events) is cut off; it can resume with `after`. */
 const MAX_QUEUED_PER_SUBSCRIBER = 1000;
-/** How many missed events a resuming subscriber may replay. */
+/**
+ * How many missed events one subscription replays. With exactly this many missed, all of them are
+ * replayed and the subscription goes live; with more, this many are delivered and the subscription
+ * then ends with SubscriberTooSlowError, so the client resumes from the last one it received.
+ */
 export const MAX_REPLAY = 10_000;
 const FETCH_BATCH = 1000;
 const REPLAY_PAGE = 500;
 const FALLBACK_POLL_MS = 10_000;
+/** Re-reads while events are held back by an older running transaction: first delay, then doubling. */
+const HELD_BACK_FIRST_MS = 20;
+const HELD_BACK_MAX_MS = 1000;
+/** Held back this long: log it (a long transaction somewhere in the cluster delays live events). */
+const LAG_WARNING_MS = 5000;
 
 export class SubscriberTooSlowError extends Error {}
 export class HubNotReadyError extends Error {}
@@ -56,25 +72,31 @@ export class HubNotReadyError extends Error {}
 type Push = (event: ReminderFiredEvent) => void;
 
 export class EventHub {
-  private lastSeenId = 0n;
+  private position: LogPosition = LOG_START;
   private readonly subscribers = new Map<string, Set<Push>>();
   private fetching: Promise<void> | undefined;
   private pokedWhileFetching = false;
   private pollTimer: NodeJS.Timeout | undefined;
+  private heldBackTimer: NodeJS.Timeout | undefined;
+  private heldBackDelayMs = HELD_BACK_FIRST_MS;
+  private heldBackSince: number | undefined;
+  private lagLogged = false;
   private unlisten: (() => void) | undefined;
   private stopped = false;
   private started = false;
   private readonly open = new Set<Subscription>();
 
+  /** `db` should be the dispatcher's own small pool (src/db/client.ts), so API load cannot starve it. */
   constructor(
     private readonly db: Database,
     private readonly listener: PgListener,
   ) {}
 
   async start(): Promise<void> {
-    const [row] = await this.db.$queryRaw<Array<{ max: bigint | null }>>`SELECT max(id) AS max FROM events`;
-    this.lastSeenId = row?.max ?? 0n;
+    this.position = await logHead(this.db);
+    this.unlisten?.();
     this.unlisten = await this.listener.listen('tickler_events', () => this.poke(), { reconnected: () => this.poke() });
+    clearTimeout(this.pollTimer);
     this.schedulePoll();
     this.started = true;
   }
@@ -87,15 +109,17 @@ export class EventHub {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.pollTimer);
+    clearTimeout(this.heldBackTimer);
     this.unlisten?.();
     for (const subscription of [...this.open]) await subscription.return();
     await this.fetching;
   }
 
   /**
-   * Live events of `userId` from now on; with `after`, first every stored event after that id.
-   * The subscriber is registered before the replay query, so nothing committed in between is
-   * missed; events that both paths deliver are dropped by id.
+   * Live events of `userId` from now on; with `after` (an event id the client received), first
+   * every stored event of theirs positioned after it. The subscriber is registered before the
+   * replay reads, so nothing committed in between is missed; events that both paths deliver are
+   * dropped by position.
    */
   subscribe(userId: string, after: bigint | null, filter: (event: ReminderFiredEvent) => boolean): AsyncIterableIterator<ReminderFiredEvent> {
     if (!this.started) throw new HubNotReadyError('live events are not available yet; try again shortly');
@@ -103,8 +127,8 @@ export class EventHub {
     if (!set) this.subscribers.set(userId, (set = new Set()));
     const subscribers = set;
     const subscription = new Subscription(
-      after ?? this.lastSeenId,
-      after === null ? null : (from) => this.replayPage(userId, from),
+      after === null ? { live: this.position } : { replayAfter: () => positionOfEvent(this.db, after) },
+      async (from, limit) => (await readUserEvents(this.db, userId, from, limit)).map(toEvent),
       filter,
       () => {
         subscribers.delete(subscription.push);
@@ -115,14 +139,6 @@ export class EventHub {
     this.open.add(subscription);
     subscription.onClose(() => this.open.delete(subscription));
     return subscription;
-  }
-
-  private async replayPage(userId: string, afterId: bigint): Promise<ReminderFiredEvent[]> {
-    const rows = await this.db.$queryRaw<EventRow[]>`
-      SELECT id, user_id, task_id, reminder_id, occurred_at, payload FROM events
-      WHERE user_id = ${userId}::uuid AND id > ${afterId}
-      ORDER BY id LIMIT ${REPLAY_PAGE}`;
-    return rows.map(toEvent);
   }
 
   /** Read new events (coalescing pokes that arrive while reading) and hand them out. */
@@ -147,25 +163,51 @@ export class EventHub {
     if (this.subscribers.size === 0) {
       // Nobody here to hand events to: only keep the position current. If someone subscribed
       // while we asked, jumping ahead could skip events they must get: read them normally instead.
-      const [row] = await this.db.$queryRaw<Array<{ max: bigint | null }>>`SELECT max(id) AS max FROM events`;
+      const head = await logHead(this.db);
       if (this.subscribers.size === 0) {
-        if (row?.max != null && row.max > this.lastSeenId) this.lastSeenId = row.max;
+        if (isAfter(head, this.position)) this.position = head;
+        this.heldBack(false);
         return;
       }
     }
     while (true) {
-      const rows = await this.db.$queryRaw<EventRow[]>`
-        SELECT id, user_id, task_id, reminder_id, occurred_at, payload FROM events
-        WHERE id > ${this.lastSeenId} ORDER BY id LIMIT ${FETCH_BATCH}`;
+      const { rows, heldBack } = await readCommittedEvents(this.db, this.position, FETCH_BATCH);
       for (const row of rows) {
-        this.lastSeenId = row.id;
+        this.position = { xid: row.xid, id: row.id };
         const subscribers = this.subscribers.get(row.user_id);
         if (!subscribers) continue;
         const event = toEvent(row);
         for (const push of subscribers) push(event);
       }
-      if (rows.length < FETCH_BATCH) return;
+      if (rows.length < FETCH_BATCH) {
+        this.heldBack(heldBack);
+        return;
+      }
     }
+  }
+
+  /**
+   * Events exist beyond the watermark: an older transaction still runs, and its end sends no
+   * notification. Look again soon (backing off), and say so when it lasts.
+   */
+  private heldBack(held: boolean): void {
+    clearTimeout(this.heldBackTimer);
+    if (!held) {
+      if (this.lagLogged) log.info('event log watermark caught up', { heldBackMs: Date.now() - (this.heldBackSince ?? Date.now()) });
+      this.heldBackSince = undefined;
+      this.heldBackDelayMs = HELD_BACK_FIRST_MS;
+      this.lagLogged = false;
+      return;
+    }
+    this.heldBackSince ??= Date.now();
+    const heldMs = Date.now() - this.heldBackSince;
+    if (heldMs >= LAG_WARNING_MS && !this.lagLogged) {
+      this.lagLogged = true;
+      log.warn('live events held back by a long-running transaction in the cluster (they are delayed, not lost)', { heldBackMs: heldMs });
+    }
+    this.heldBackTimer = setTimeout(() => this.poke(), this.heldBackDelayMs);
+    this.heldBackTimer.unref();
+    this.heldBackDelayMs = Math.min(this.heldBackDelayMs * 2, HELD_BACK_MAX_MS);
   }
 
   private schedulePoll(): void {
@@ -177,6 +219,8 @@ export class EventHub {
     this.pollTimer.unref();
   }
 }
+
+type ReplayReader = (after: LogPosition, limit: number) => Promise<ReminderFiredEvent[]>;
 
 /**
  * One subscriber's stream: replay pages first (when resuming), then the live queue. A hand-written
@@ -191,14 +235,25 @@ class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
   private replayed = 0;
   private readonly closeHooks: Array<() => void> = [];
   private replayBuffer: ReminderFiredEvent[] = [];
+  /** Where the client is: the position of the last event handed to it (or skipped by its filter). */
+  private last: LogPosition | undefined;
+  private resolveStart: (() => Promise<LogPosition>) | undefined;
+  private replaying: boolean;
 
   constructor(
-    private last: bigint,
-    private replay: ((afterId: bigint) => Promise<ReminderFiredEvent[]>) | null,
+    start: { live: LogPosition } | { replayAfter: () => Promise<LogPosition> },
+    private readonly readReplay: ReplayReader,
     private readonly filter: (event: ReminderFiredEvent) => boolean,
     unregister: () => void,
   ) {
     this.closeHooks.push(unregister);
+    if ('live' in start) {
+      this.last = start.live;
+      this.replaying = false;
+    } else {
+      this.resolveStart = start.replayAfter;
+      this.replaying = true;
+    }
   }
 
   readonly push = (event: ReminderFiredEvent): void => {
@@ -219,8 +274,9 @@ class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
     while (!this.closed) {
       const event = await this.take();
       if (event === undefined) continue;
-      if (event.id <= this.last) continue;
-      this.last = event.id;
+      const position = { xid: event.xid, id: event.id };
+      if (this.last !== undefined && !isAfter(position, this.last)) continue;
+      this.last = position;
       if (this.filter(event)) return { value: event, done: false };
     }
     return { value: undefined, done: true };
@@ -230,14 +286,29 @@ class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
   private async take(): Promise<ReminderFiredEvent | undefined> {
     const buffered = this.replayBuffer.shift();
     if (buffered) return buffered;
-    if (this.replay) {
-      const page = await this.replay(this.last);
-      this.replayed += page.length;
-      if (page.length < REPLAY_PAGE) this.replay = null;
-      else if (this.replayed >= MAX_REPLAY) {
-        await this.return();
-        throw new SubscriberTooSlowError(`more than ${MAX_REPLAY} events to replay`);
+    if (this.replaying) {
+      if (this.resolveStart) {
+        this.last = await this.resolveStart();
+        this.resolveStart = undefined;
       }
+      const from = this.last ?? LOG_START;
+      if (this.replayed >= MAX_REPLAY) {
+        // Everything allowed was handed out; one more stored event means the client missed more.
+        const more = await this.readReplay(from, 1);
+        if (more.length > 0) {
+          await this.return();
+          throw new SubscriberTooSlowError(
+            `more than ${MAX_REPLAY} events to replay; the first ${MAX_REPLAY} were delivered: resubscribe with \`after\` set to the last id received`,
+          );
+        }
+        this.replaying = false;
+        return undefined;
+      }
+      const limit = Math.min(REPLAY_PAGE, MAX_REPLAY - this.replayed);
+      const page = await this.readReplay(from, limit);
+      this.replayed += page.length;
+      // A short page read everything below the watermark; what commits later arrives live.
+      if (page.length < limit) this.replaying = false;
       this.replayBuffer = page;
       return this.replayBuffer.shift();
     }

@@ -1,4 +1,5 @@
 import type { Database } from '../db/client.js';
+import type { DomainPolicy } from '../domain/policy.js';
 import type { Viewer } from '../domain/types.js';
 import type { EventHub } from '../events/hub.js';
 import type { AddressPolicy } from '../notifiers/address-guard.js';
@@ -10,6 +11,8 @@ export interface Context {
   /** Which webhook destinations users may register (private networks are refused by default). */
   webhookPolicy: AddressPolicy;
   viewer: Viewer | null;
+  /** Quotas and lock-wait bounds the domain applies to this deployment's changes. */
+  policy: DomainPolicy;
 }
 
 /** The context once the `signedIn` scope passed: resolvers never check for a missing viewer. */

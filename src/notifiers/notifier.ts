@@ -7,19 +7,10 @@
 
 export type DeliveryChannel = 'WEBHOOK' | 'EMAIL';
 
-/** The body every channel describes: one fired reminder. */
-export interface ReminderFiredPayload {
-  type: 'reminder.fired';
-  /** The event's id in Tickler's event log (a decimal string). */
-  eventId: string;
-  /** Relay global ids, as the GraphQL API shows them. */
-  taskId: string;
-  reminderId: string;
-  taskTitle: string;
-  deadline: string;
-  triggerAt: string;
-  firedAt: string;
-}
+import type { ReminderFiredPayload } from '../events/payload.js';
+
+/** The body every channel describes (its format belongs to the event log: src/events/payload.ts). */
+export type { ReminderFiredPayload };
 
 export interface DeliveryMessage {
   deliveryId: string;

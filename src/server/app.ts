@@ -5,12 +5,12 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
+import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
 import { AuthenticationError, bearerToken, type TokenVerifier } from '../auth/tokens.js';
+import { DEFAULT_LIMITS, type LimitsConfig } from '../config.js';
 import type { Database } from '../db/client.js';
+import type { DomainPolicy } from '../domain/policy.js';
 import { viewerForSubject } from '../domain/users.js';
 import type { Viewer } from '../domain/types.js';
 import type { EventHub } from '../events/hub.js';
@@ -19,7 +19,9 @@ import type { Context } from '../graphql/context.js';
 import { costLimitRule } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import { log } from '../logger.js';
+import { mutationRateLimit } from './rate-limit.js';
 import { checkReadiness } from './readiness.js';
+import { attachGraphQLWebSocket, type SocketContext, type SocketIdentity } from './websocket.js';
 
 export interface TicklerServerOptions {
   db: Database;
@@ -29,23 +31,54 @@ export interface TicklerServerOptions {
   /** Names of the migrations this build expects; /ready reports not ready until all are applied. */
   migrationNames: readonly string[];
   graphiql: boolean;
+  /** Quotas, rate limits, socket caps and lock-wait bounds; DEFAULT_LIMITS where omitted. */
+  limits?: Partial<LimitsConfig>;
 }
 
 export interface TicklerServer {
   httpServer: http.Server;
+  /** Open graphql-ws sockets on this instance. */
+  readonly webSocketCount: number;
   listen(port: number, host?: string): Promise<AddressInfo>;
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes every socket. */
   close(graceMs: number): Promise<void>;
 }
 
-/** A request body larger than this is refused before it is read. */
+/** A request body larger than this is refused with 413 (its bytes never reach GraphQL). */
 const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * A refused body is still read, and discarded, up to this many bytes before the answer goes out:
+ * a client still sending when the server closes the connection sees EPIPE or ECONNRESET rather
+ * than the 413 (Node's fetch does, 1-2 times in 10, for 2 MiB). Beyond this, the connection is
+ * closed after the answer, whatever the client sees.
+ */
+const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
 /** A graphql-ws message larger than this closes the socket. */
 const MAX_WS_MESSAGE_BYTES = 64 * 1024;
 
-/** Extra context a WebSocket operation carries: the viewer verified once when the socket opened. */
-interface SocketContext {
-  socketViewer?: Viewer;
+/**
+ * Answers `status` to a request whose body will not be used. Unless the client is waiting for
+ * `100 Continue` (then it has not sent the body, RFC 9110 §10.1.1), the answer goes out once the
+ * body has been read, so the client is reading when it arrives.
+ */
+function refuseBody(request: http.IncomingMessage, response: http.ServerResponse, status: number, message: string, bodyExpected: boolean): void {
+  const answer = () => {
+    if (response.headersSent) return;
+    response.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+    response.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'LENGTH_REQUIRED' } }] }));
+  };
+  let drained = 0;
+  request.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > MAX_DRAIN_BYTES) {
+      answer();
+      request.destroy();
+    }
+  });
+  request.on('end', answer);
+  // A client that gives up mid-body is no error of ours.
+  request.on('error', () => undefined);
+  if (!bodyExpected) answer();
 }
 
 const costLimitPlugin: Plugin = {
@@ -58,12 +91,18 @@ function unauthenticated(message: string): GraphQLError {
 
 export function createTicklerServer(options: TicklerServerOptions): TicklerServer {
   const { db, events, webhookPolicy, verifyToken } = options;
+  const limits: LimitsConfig = { ...DEFAULT_LIMITS, ...options.limits };
+  const policy: DomainPolicy = {
+    maxActiveTasksPerUser: limits.maxActiveTasksPerUser,
+    transactions: { lockTimeoutMs: limits.lockTimeoutMs, maxWaitMs: limits.transactionMaxWaitMs, timeoutMs: limits.transactionTimeoutMs },
+  };
 
   async function viewerFromToken(token: string): Promise<Viewer> {
     const verified = await verifyToken(token);
     return viewerForSubject(db, verified.subject, verified.email, verified.zoneinfo);
   }
 
+  const rateLimit = mutationRateLimit(db, limits.mutationsPerMinute);
   const yoga = createYoga<SocketContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -77,12 +116,12 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       warn: (...args) => log.warn('yoga', { detail: args.map(String).join(' ') }),
       error: (...args) => log.error('yoga', { detail: args.map(String).join(' ') }),
     },
-    plugins: [costLimitPlugin],
+    plugins: [costLimitPlugin, ...(rateLimit ? [rateLimit] : [])],
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
-      if (initial.socketViewer) return { db, events, webhookPolicy, viewer: initial.socketViewer };
+      if (initial.socketViewer) return { db, events, webhookPolicy, policy, viewer: initial.socketViewer };
       try {
         const token = bearerToken(initial.request.headers.get('authorization'));
-        return { db, events, webhookPolicy, viewer: token === undefined ? null : await viewerFromToken(token) };
+        return { db, events, webhookPolicy, policy, viewer: token === undefined ? null : await viewerFromToken(token) };
       } catch (error) {
         if (error instanceof AuthenticationError) throw unauthenticated(error.message);
         throw error;
@@ -92,7 +131,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
 
   let closing = false;
   const openResponses = new Set<http.ServerResponse>();
-  const httpServer = http.createServer((request, response) => {
+  function handle(request: http.IncomingMessage, response: http.ServerResponse, waitingForContinue: boolean): void {
     openResponses.add(response);
     response.on('close', () => openResponses.delete(response));
     if (closing) response.shouldKeepAlive = false;
@@ -109,82 +148,48 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     }
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > MAX_BODY_BYTES) {
-      response.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-      response.end(JSON.stringify({ errors: [{ message: `request body is larger than ${MAX_BODY_BYTES} bytes` }] }));
-      request.resume();
+      refuseBody(request, response, 413, `request body is larger than ${MAX_BODY_BYTES} bytes`, !waitingForContinue);
       return;
     }
     if (request.method === 'POST' && request.headers['content-length'] === undefined) {
-      response.writeHead(411, { 'content-type': 'application/json', connection: 'close' });
-      response.end(JSON.stringify({ errors: [{ message: 'a POST needs a Content-Length header' }] }));
-      request.resume();
+      refuseBody(request, response, 411, 'a POST needs a Content-Length header', !waitingForContinue);
       return;
     }
+    if (waitingForContinue) response.writeContinue();
     void yoga(request, response);
-  });
-
-  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, maxPayload: MAX_WS_MESSAGE_BYTES });
-  // The enveloped executors (with Yoga's error masking and limits) of each WebSocket operation, by context.
-  const executors = new WeakMap<object, { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown }>();
-  function executorsFor(args: ExecutionArgs) {
-    const found = typeof args.contextValue === 'object' && args.contextValue !== null ? executors.get(args.contextValue) : undefined;
-    if (!found) throw new Error('operation was not prepared by onSubscribe');
-    return found;
   }
+  const httpServer = http.createServer((request, response) => handle(request, response, false));
+  // curl and others ask before sending a large body; an oversized one is refused before it is sent.
+  httpServer.on('checkContinue', (request: http.IncomingMessage, response: http.ServerResponse) => handle(request, response, true));
 
-  useServer<Record<string, unknown> | undefined, { viewer?: Viewer }>(
-    {
-      // A socket proves who it is once, in connection_init: { authorization: "Bearer <token>" } (or { token }).
-      // Returning false closes it with 4403 Forbidden.
-      onConnect: async (context) => {
-        const params = context.connectionParams ?? {};
-        const raw = typeof params.authorization === 'string' ? params.authorization : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
-        try {
-          const token = bearerToken(raw);
-          if (token === undefined) return false;
-          context.extra.viewer = await viewerFromToken(token);
-          return true;
-        } catch (error) {
-          if (!(error instanceof AuthenticationError)) log.error('websocket authentication failed', { error });
-          return false;
-        }
-      },
-      onSubscribe: async (context, _id, payload) => {
-        const headers = new Headers();
-        const enveloped = yoga.getEnveloped({
-          // POST: Yoga refuses mutations on GET requests, and a socket operation may be a mutation.
-          request: new Request('http://websocket/graphql', { method: 'POST', headers }),
-          params: payload,
-          socketViewer: context.extra.viewer,
-        });
-        let document: DocumentNode;
-        try {
-          document = enveloped.parse(payload.query);
-        } catch (error) {
-          // A syntax error is the client's mistake: answer it on the operation, keep the socket open.
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
-        const contextValue = await enveloped.contextFactory();
-        executors.set(contextValue, { execute: enveloped.execute, subscribe: enveloped.subscribe });
-        return {
-          schema: enveloped.schema,
-          document,
-          contextValue,
-          variableValues: payload.variables,
-          operationName: payload.operationName,
-        };
-      },
-      execute: (args) => executorsFor(args).execute(args) as ReturnType<NonNullable<Parameters<typeof useServer>[0]['execute']>>,
-      subscribe: (args) => executorsFor(args).subscribe(args) as ReturnType<NonNullable<Parameters<typeof useServer>[0]['subscribe']>>,
+  const sockets = attachGraphQLWebSocket({
+    httpServer,
+    yoga,
+    limits: {
+      maxMessageBytes: MAX_WS_MESSAGE_BYTES,
+      socketsPerUser: limits.socketsPerUser,
+      subscriptionsPerSocket: limits.subscriptionsPerSocket,
+      socketBufferedBytes: limits.socketBufferedBytes,
     },
-    wsServer,
-  );
+    authenticate: async (params): Promise<SocketIdentity | null> => {
+      const raw = typeof params.authorization === 'string' ? params.authorization : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
+      try {
+        const token = bearerToken(raw);
+        if (token === undefined) return null;
+        const verified = await verifyToken(token);
+        return { viewer: await viewerForSubject(db, verified.subject, verified.email), expiresAt: verified.expiresAt };
+      } catch (error) {
+        if (error instanceof AuthenticationError) return null;
+        throw error;
+      }
+    },
+  });
 
   return {
     httpServer,
+    get webSocketCount() {
+      return sockets.socketCount;
+    },
     listen: (port, host) =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -196,15 +201,15 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       for (const response of openResponses) if (!response.headersSent) response.shouldKeepAlive = false;
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
-      for (const socket of wsServer.clients) socket.close(1001, 'server shutting down');
+      sockets.closeAll(1001, 'server shutting down');
       const timer = setTimeout(() => {
         log.warn('shutdown grace period over; closing remaining connections');
         httpServer.closeAllConnections();
-        for (const socket of wsServer.clients) socket.terminate();
+        sockets.terminateAll();
       }, graceMs);
       await closed;
       clearTimeout(timer);
-      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      await sockets.close();
     },
   };
 }

@@ -19,8 +19,9 @@ export interface AssembledServer {
 }
 
 export async function assembleServer(runtime: Runtime): Promise<AssembledServer> {
-  const { config, db, listener } = runtime;
-  const events = new EventHub(db, listener);
+  const { config, db, dispatchDb, listener } = runtime;
+  // On the dispatcher's own pool: live events keep flowing while the API's pool is saturated.
+  const events = new EventHub(dispatchDb, listener);
   const dispatcher = config.dispatcher.enabled ? createDispatcher(runtime) : undefined;
   const server = createTicklerServer({
     db,
@@ -29,6 +30,7 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
     verifyToken: createTokenVerifier(config.jwt),
     migrationNames: (await readMigrations()).map((migration) => migration.name),
     graphiql: config.graphiql,
+    limits: config.limits,
   });
   const graceMs = config.shutdownGraceSeconds * 1000;
   return {

@@ -1,9 +1,9 @@
 /**
- * `npm start`: resolves the database (DATABASE_URL, or an embedded PostgreSQL), applies pending
- * migrations, serves GraphQL, runs a dispatcher in the same process (unless DISPATCHER=false),
- * and shuts down cleanly on SIGTERM/SIGINT.
+ * `npm start`: resolves the database (DATABASE_URL, or an embedded PostgreSQL), serves GraphQL at
+ * once, then waits for the database, applies pending migrations, and starts the event hub and a
+ * dispatcher in the same process (unless DISPATCHER=false); shuts down cleanly on SIGTERM/SIGINT.
  */
-import { boot, exitOnStartupError, onShutdownSignal, startWhenPossible } from '../boot.js';
+import { boot, exitOnStartupError, onShutdownSignal, prepareDatabase, startWhenPossible } from '../boot.js';
 import { log } from '../logger.js';
 import { assembleServer } from './assemble.js';
 
@@ -14,12 +14,21 @@ async function main(): Promise<void> {
   const address = await app.server.listen(config.port, config.host);
   log.info('Tickler is listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${address.port}/graphql` });
   // Serving first: /health and /ready answer while the database is still unreachable or unmigrated.
-  const background = startWhenPossible([app.events, ...(app.dispatcher ? [app.dispatcher] : [])]);
-
+  let cancelled = false;
+  let background: { cancel: () => void } | undefined;
   onShutdownSignal(async () => {
-    background.cancel();
+    cancelled = true;
+    background?.cancel();
     await app.stop();
   });
+  const prepared = await prepareDatabase(runtime, () => cancelled).catch((error: unknown) => {
+    log.error('could not migrate the database; serving without live events or a dispatcher', { error });
+    return false;
+  });
+  if (!prepared) return;
+  background = startWhenPossible([app.events, ...(app.dispatcher ? [app.dispatcher] : [])], () =>
+    log.info('Tickler is ready', { dispatcher: app.dispatcher?.id ?? null }),
+  );
 }
 
 main().catch(exitOnStartupError);

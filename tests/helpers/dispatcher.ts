@@ -1,7 +1,7 @@
 /**
- * Helpers for tests/dispatcher.test.ts: dispatchers in child processes (tests/fixtures/dispatcher-process.ts)
- * and in this process, gates that hold a claimed batch until the test lets go, bulk seeding of due
- * reminders straight into the database, and the checks that every reminder fired exactly once.
+ * Helpers for tests/dispatcher.test.ts: dispatchers in child processes (the real `npm run worker`
+ * and `npm start` entry points) and in this process, bulk seeding of due reminders straight into
+ * the database, and the checks that every reminder fired exactly once.
  * Everything started here is registered, so `cleanUpDispatchers()` can end it even after a failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,15 +10,13 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createPrismaClient, type Database } from '../../src/db/client.js';
+import { createDispatchClient, type Database } from '../../src/db/client.js';
 import { PgListener } from '../../src/db/listener.js';
 import { migrate } from '../../src/db/migrate.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher.js';
 import { createScratchDatabase, testDatabaseUrl } from './database.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
-const FIXTURE = path.join(ROOT, 'tests/fixtures/dispatcher-process.ts');
 
 let ownDatabaseUrl: string | undefined;
 
@@ -110,11 +108,14 @@ export interface LocalDispatcher {
 
 const locals = new Set<LocalDispatcher>();
 
-export async function startLocalDispatcher(options: DispatcherOptions = {}): Promise<LocalDispatcher> {
-  const url = dispatcherDatabaseUrl();
-  const db = createPrismaClient(url, { poolSize: 4 });
+export async function startLocalDispatcher(
+  options: DispatcherOptions = {},
+  connection: { databaseUrl?: string; listenerUrl?: string; listenerPingMs?: number } = {},
+): Promise<LocalDispatcher> {
+  const url = connection.databaseUrl ?? dispatcherDatabaseUrl();
+  const db = createDispatchClient(url);
   const counted = countingStatements(db);
-  const listener = new PgListener(url);
+  const listener = new PgListener(connection.listenerUrl ?? url, { pingMs: connection.listenerPingMs });
   const dispatcher = new Dispatcher(counted.db, listener, { id: `test-local-${randomUUID().slice(0, 8)}`, ...options });
   let stopped: Promise<void> | undefined;
   const local: LocalDispatcher = {
@@ -159,62 +160,63 @@ function countingStatements(db: Database): { db: Database; count: () => number }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Dispatchers in child processes.
+// Real processes: `npm run worker` and `npm start`, as `node --import tsx <entry point>` (not the tsx
+// CLI, which SIGKILLs its child ~30 ms after relaying a signal), configured through the documented
+// environment variables.
 
 export type JsonLine = Record<string, unknown>;
 
 export interface ChildOptions {
   batchSize?: number;
-  leaseMs?: number;
+  leaseSeconds?: number;
   heartbeatMs?: number;
   deadAfterMs?: number;
   idlePollMs?: number;
-  holdAfterClaimMs?: number;
-  /** Batches to hold (default 1; 0 = every batch). */
-  holdBatches?: number;
-  printFired?: boolean;
+  listenerPingMs?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Defaults to this file's database. */
+  databaseUrl?: string;
+  /** More environment variables (PORT, DISPATCHER, MIGRATE_ON_START...). */
+  env?: NodeJS.ProcessEnv;
 }
 
-export interface ChildDispatcher {
-  /** The dispatcher's id, as in the dispatchers table and its logs. */
-  readonly id: string;
-  /** The process that runs the dispatcher (tsx runs it as a child of its own: signal this one). */
+export interface ChildProcessHandle {
+  /** The process (node itself: signals reach Tickler, not a wrapper). */
   readonly pid: number;
+  /** Every JSON line it printed so far. */
   readonly lines: readonly JsonLine[];
   stderr(): string;
   /** Resolves with the first line (already seen or still to come) that matches. */
   waitForLine(what: string, predicate: (line: JsonLine) => boolean, timeoutMs?: number): Promise<JsonLine>;
-  /** Sends a signal to the dispatcher's process (SIGKILL, SIGSTOP, SIGCONT, SIGTERM). */
+  /** Sends a signal to the process (SIGKILL, SIGSTOP, SIGCONT, SIGTERM). */
   signal(signal: NodeJS.Signals): void;
   /** SIGTERM, then waits for the exit; returns the exit code. */
   stop(timeoutMs?: number): Promise<number | null>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface ChildDispatcher extends ChildProcessHandle {
+  /** The dispatcher's id, as in the dispatchers table and its logs. */
+  readonly id: string;
+}
+
 const children = new Set<{ process: ChildProcess; exited: Promise<unknown> }>();
 
-export async function spawnChildDispatcher(options: ChildOptions = {}, startTimeoutMs = 60_000): Promise<ChildDispatcher> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: dispatcherDatabaseUrl(),
-    LOG_LEVEL: options.logLevel ?? 'info',
-    DISPATCHER_ID: `test-child-${randomUUID().slice(0, 8)}`,
-  };
-  const put = (name: string, value: number | undefined) => {
-    if (value !== undefined) env[name] = String(value);
-  };
-  put('BATCH_SIZE', options.batchSize);
-  put('LEASE_MS', options.leaseMs);
-  put('HEARTBEAT_MS', options.heartbeatMs);
-  put('DEAD_AFTER_MS', options.deadAfterMs);
-  put('IDLE_POLL_MS', options.idlePollMs);
-  put('HOLD_AFTER_CLAIM_MS', options.holdAfterClaimMs);
-  put('HOLD_BATCHES', options.holdBatches);
-  if (options.printFired) env.PRINT_FIRED = '1';
+/** Lines whose `msg` is `message`. */
+export const withMessage =
+  (message: string) =>
+  (line: JsonLine): boolean =>
+    line.msg === message;
 
-  // Its own process group, so that cleanup can kill tsx, the dispatcher and esbuild in one go.
-  const child = spawn(TSX, [FIXTURE], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+/** Starts `node --import tsx <entry>` with `env` on top of this process' environment. */
+export function spawnEntryPoint(entry: 'src/dispatcher/main.ts' | 'src/server/main.ts', env: NodeJS.ProcessEnv): ChildProcessHandle {
+  // Its own process group, so that cleanup can kill it and anything it started in one go.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const lines: JsonLine[] = [];
   const waiters = new Set<() => void>();
   let stderr = '';
@@ -230,8 +232,8 @@ export async function spawnChildDispatcher(options: ChildOptions = {}, startTime
       } catch {
         return; // not one of ours
       }
-      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-        lines.push(parsed as JsonLine);
+      if (isRecord(parsed)) {
+        lines.push(parsed);
         for (const waiter of [...waiters]) waiter();
       }
     });
@@ -244,9 +246,11 @@ export async function spawnChildDispatcher(options: ChildOptions = {}, startTime
       for (const waiter of [...waiters]) waiter();
     });
   });
-  const entry = { process: child, exited };
-  children.add(entry);
-  void exited.then(() => children.delete(entry));
+  const entryRecord = { process: child, exited };
+  children.add(entryRecord);
+  void exited.then(() => children.delete(entryRecord));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${entry}`);
 
   const waitForLine = (what: string, predicate: (line: JsonLine) => boolean, timeoutMs = 30_000): Promise<JsonLine> =>
     new Promise<JsonLine>((resolve, reject) => {
@@ -258,7 +262,7 @@ export async function spawnChildDispatcher(options: ChildOptions = {}, startTime
           resolve(found);
         } else if (exitState) {
           finish();
-          reject(new Error(`dispatcher process exited (${JSON.stringify(exitState)}) before ${what}; stderr: ${stderr.slice(-2000)}`));
+          reject(new Error(`${entry} exited (${JSON.stringify(exitState)}) before ${what}; stderr: ${stderr.slice(-2000)}`));
         }
       };
       const finish = () => {
@@ -273,12 +277,7 @@ export async function spawnChildDispatcher(options: ChildOptions = {}, startTime
       check();
     });
 
-  const started = await waitForLine('the dispatcher process to start', (line) => isRecord(line.started), startTimeoutMs);
-  const info = started.started as JsonLine;
-  const id = String(info.id);
-  const pid = Number(info.pid);
   return {
-    id,
     pid,
     lines,
     stderr: () => stderr,
@@ -289,11 +288,42 @@ export async function spawnChildDispatcher(options: ChildOptions = {}, startTime
     stop: async (timeoutMs = 30_000) => {
       if (!exitState) process.kill(pid, 'SIGTERM');
       const result = await Promise.race([exited, sleep(timeoutMs).then(() => undefined)]);
-      if (!result) throw new Error(`dispatcher process ${id} did not stop within ${timeoutMs} ms`);
+      if (!result) throw new Error(`${entry} did not stop within ${timeoutMs} ms`);
       return result.code;
     },
     exited,
   };
+}
+
+/** The environment that configures a worker (`npm run worker`) as `options` say. */
+export function workerEnv(options: ChildOptions = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    DATABASE_URL: options.databaseUrl ?? dispatcherDatabaseUrl(),
+    LOG_LEVEL: options.logLevel ?? 'info',
+    MIGRATE_ON_START: 'false',
+  };
+  const put = (name: string, value: number | undefined) => {
+    if (value !== undefined) env[name] = String(value);
+  };
+  put('DISPATCHER_BATCH_SIZE', options.batchSize);
+  put('REMINDER_LEASE_SECONDS', options.leaseSeconds);
+  put('DISPATCHER_HEARTBEAT_MS', options.heartbeatMs);
+  put('DISPATCHER_DEAD_AFTER_MS', options.deadAfterMs);
+  put('DISPATCHER_IDLE_POLL_MS', options.idlePollMs);
+  put('LISTENER_PING_MS', options.listenerPingMs);
+  return { ...env, ...options.env };
+}
+
+/** `npm run worker` in a process of its own; resolves once its dispatcher runs. */
+export async function spawnChildDispatcher(options: ChildOptions = {}, startTimeoutMs = 60_000): Promise<ChildDispatcher> {
+  const child = spawnEntryPoint('src/dispatcher/main.ts', workerEnv(options));
+  const running = await child.waitForLine('the worker to run', withMessage('Tickler worker is running'), startTimeoutMs);
+  return { ...child, id: String(running.dispatcher) };
+}
+
+/** `reminders fired` counts a process logged, summed. */
+export function firedCount(child: ChildProcessHandle): number {
+  return child.lines.filter(withMessage('reminders fired')).reduce((sum, line) => sum + Number(line.count), 0);
 }
 
 function isRecord(value: unknown): value is JsonLine {

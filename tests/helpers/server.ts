@@ -7,7 +7,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { afterAll, beforeAll } from 'vitest';
 import { createTokenVerifier, signToken } from '../../src/auth/tokens.js';
-import { DEVELOPMENT_JWT_SECRET } from '../../src/config.js';
+import { DEVELOPMENT_JWT_SECRET, type LimitsConfig } from '../../src/config.js';
 import { createPrismaClient, type Database } from '../../src/db/client.js';
 import { PgListener } from '../../src/db/listener.js';
 import { readMigrations } from '../../src/db/migrate.js';
@@ -31,7 +31,10 @@ export interface Instance extends RunningServer {
 }
 
 /** One API instance as production runs it: its own pool, LISTEN connection and EventHub. */
-export async function startInstance(databaseUrl: string, options: { poolSize?: number } = {}): Promise<Instance> {
+export async function startInstance(
+  databaseUrl: string,
+  options: { poolSize?: number; limits?: Partial<LimitsConfig> } = {},
+): Promise<Instance> {
   const db = createPrismaClient(databaseUrl, options);
   const listener = new PgListener(databaseUrl);
   const events = new EventHub(db, listener);
@@ -44,6 +47,7 @@ export async function startInstance(databaseUrl: string, options: { poolSize?: n
     verifyToken: createTokenVerifier({ secret: TEST_JWT_SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined }),
     migrationNames: (await readMigrations()).map((migration) => migration.name),
     graphiql: false,
+    limits: options.limits,
   });
   const address = await server.listen(0, '127.0.0.1');
   return {

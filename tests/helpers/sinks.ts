@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { createPrismaClient } from '../../src/db/client.js';
+import { createDispatchClient } from '../../src/db/client.js';
 import { PgListener } from '../../src/db/listener.js';
 import { migrate } from '../../src/db/migrate.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher.js';
@@ -87,7 +87,7 @@ export async function startDispatcher(
   options: DispatcherOptions,
   shared?: Pick<RunningServer, 'db' | 'listener'>,
 ): Promise<RunningDispatcher> {
-  const db = shared?.db ?? createPrismaClient(databaseUrl, { poolSize: 5 });
+  const db = shared?.db ?? createDispatchClient(databaseUrl);
   const listener = shared?.listener ?? new PgListener(databaseUrl);
   const dispatcher = new Dispatcher(db, listener, options);
   await dispatcher.start();

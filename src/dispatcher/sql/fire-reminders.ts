@@ -1,9 +1,4 @@
-import { Prisma } from '../../generated/prisma/client.js';
 import type { Database } from '../../db/client.js';
-import type { ClaimedReminder } from './claim-due-reminders.js';
-
-/** Serialises appends to the event log so that event ids commit in increasing order (see below). */
-const EVENT_LOG_LOCK = 727073690;
 
 export interface FiredEvent {
   eventId: bigint;
@@ -14,92 +9,127 @@ export interface FiredEvent {
   firedAt: Date;
 }
 
+export interface FiredBatch {
+  /** Reminders that fired (became SENT, with one event each). */
+  fired: number;
+  /** Due reminders whose task was no longer active: CANCELED, no event. */
+  canceled: number;
+  /** Greatest fired_at - trigger_at in the batch (ms), 0 when none fired. */
+  maxLatenessMs: number;
+  /**
+   * The statement's time (database clock). Every PENDING reminder due by then that it did not take
+   * was locked by someone else (another dispatcher's fire in progress, or an outside lock).
+   */
+  at: Date;
+  /** Only with `details`: one entry per fired reminder, in event order. */
+  events: FiredEvent[];
+}
+
 /**
- * Fires claimed reminders, in one transaction: each reminder still claimed by this dispatcher for
- * the same attempt, on a task that is still active, becomes SENT; one event per reminder is
- * appended to the log; one delivery row is created per external channel of its owner; and
- * `pg_notify` tells every instance, delivered if and only if all of this commits.
+ * Claims and fires up to `limit` due reminders in ONE autocommit statement: earliest first, rows
+ * locked by anyone else skipped (`FOR UPDATE OF r SKIP LOCKED`). Each one whose task is still
+ * active becomes SENT, gets one event in the log and one delivery row per external channel of its
+ * owner; one whose task was cancelled or completed becomes CANCELED. `pg_notify` tells every
+ * instance, delivered if and only if all of this commits.
  *
- * A reminder whose claim was taken over (a paused worker coming back late) is left untouched, so
- * the late worker cannot record an outcome. One whose task was meanwhile cancelled, completed or
- * deleted is cancelled (or gone) rather than fired.
+ * There is no claim that outlives the statement: no PROCESSING state, no lease, no fencing token.
+ * The transaction holds its row locks only while PostgreSQL executes it; no client round trip,
+ * paused process or lost connection can stretch it (a backend whose client vanished is aborted,
+ * which releases the rows at once, untouched, to whoever comes next). The statement returns one
+ * small row, so its commit never waits for the client to read a large result either. `details`
+ * returns every fired event too, for in-process observers (tests, benchmarks).
  *
- * The advisory lock makes event ids commit in order: a subscriber that has seen event N has
- * seen every event before N, so "replay everything after N" never skips one.
+ * Commit order of the log comes from the events' xid (see src/events/sql/read-committed-events.ts),
+ * so fires of different dispatchers never wait on each other.
  */
-export async function fireReminders(
+export async function fireDueReminders(
   db: Database,
-  dispatcherId: string,
-  claims: readonly ClaimedReminder[],
-  options: { emailEnabled: boolean },
-): Promise<FiredEvent[]> {
-  if (claims.length === 0) return [];
-  const ids = claims.map((claim) => claim.id);
-  const attempts = claims.map((claim) => claim.attempt);
-  const [, rows] = await db.$transaction([
-    db.$queryRaw`SELECT pg_advisory_xact_lock(${EVENT_LOG_LOCK})::text`,
-    db.$queryRaw<Array<{ event_id: bigint; user_id: string; task_id: string; reminder_id: string; trigger_at: Date; fired_at: Date }>>(
-      Prisma.sql`
-      WITH claims AS (
-        SELECT * FROM unnest(${ids}::uuid[], ${attempts}::int[]) AS c(id, attempt)
-      ),
-      fired AS (
-        UPDATE reminders r
-        SET status = 'SENT', fired_at = now(), claimed_by = NULL, claimed_at = NULL, last_error = NULL, updated_at = now()
-        FROM claims c, tasks t
-        WHERE r.id = c.id AND r.attempt = c.attempt AND r.status = 'PROCESSING' AND r.claimed_by = ${dispatcherId}
-          AND t.id = r.task_id AND t.status = 'ACTIVE'
-        RETURNING r.id, r.task_id, r.trigger_at, r.fired_at, t.owner_id, t.title, t.deadline
-      ),
-      dropped AS (
-        UPDATE reminders r
-        SET status = 'CANCELED', claimed_by = NULL, claimed_at = NULL, updated_at = now()
-        FROM claims c, tasks t
-        WHERE r.id = c.id AND r.attempt = c.attempt AND r.status = 'PROCESSING' AND r.claimed_by = ${dispatcherId}
-          AND t.id = r.task_id AND t.status <> 'ACTIVE'
-        RETURNING r.id
-      ),
-      appended AS (
-        INSERT INTO events (user_id, task_id, reminder_id, type, occurred_at, payload)
-        SELECT owner_id, task_id, id, 'reminder.fired', fired_at,
-               -- Times as the API writes them (RFC 3339, UTC, milliseconds, Z).
-               jsonb_build_object('taskTitle', title,
-                                  'deadline', to_char(deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                                  'triggerAt', to_char(trigger_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                                  'firedAt', to_char(fired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-        FROM fired
-        ORDER BY trigger_at, id
-        RETURNING id, user_id, task_id, reminder_id, occurred_at
-      ),
-      webhook_deliveries AS (
-        INSERT INTO deliveries (event_id, user_id, channel, endpoint_id)
-        SELECT a.id, a.user_id, 'WEBHOOK', w.id FROM appended a JOIN webhook_endpoints w ON w.user_id = a.user_id
-        RETURNING id
-      ),
-      email_deliveries AS (
-        INSERT INTO deliveries (event_id, user_id, channel)
-        SELECT a.id, a.user_id, 'EMAIL' FROM appended a JOIN users u ON u.id = a.user_id
-        WHERE ${options.emailEnabled} AND u.email IS NOT NULL
-        RETURNING id
-      ),
-      notified AS (
-        SELECT pg_notify('tickler_events', max(id)::text) FROM appended HAVING count(*) > 0
-        UNION ALL
-        SELECT pg_notify('tickler_deliveries', '')
-        WHERE EXISTS (SELECT 1 FROM webhook_deliveries) OR EXISTS (SELECT 1 FROM email_deliveries)
-      )
-      SELECT a.id AS event_id, a.user_id, a.task_id, a.reminder_id, f.trigger_at, a.occurred_at AS fired_at,
-             (SELECT count(*) FROM notified) AS notifications, (SELECT count(*) FROM dropped) AS dropped
-      FROM appended a JOIN fired f ON f.id = a.reminder_id
-      ORDER BY a.id`,
+  options: { limit: number; emailEnabled: boolean; details: boolean },
+): Promise<FiredBatch> {
+  const [row] = await db.$queryRaw<
+    Array<{
+      fired: number;
+      canceled: number;
+      max_lateness_ms: number | null;
+      at: Date;
+      events: Array<{ event_id: string; user_id: string; task_id: string; reminder_id: string; trigger_at: string; fired_at: string }> | null;
+    }>
+  >`
+    WITH due AS (
+      SELECT r.id FROM reminders r
+      WHERE r.status = 'PENDING' AND r.trigger_at <= now()
+      ORDER BY r.trigger_at
+      LIMIT ${options.limit}
+      FOR UPDATE OF r SKIP LOCKED
     ),
-  ]);
-  return rows.map((row) => ({
-    eventId: row.event_id,
-    userId: row.user_id,
-    taskId: row.task_id,
-    reminderId: row.reminder_id,
-    triggerAt: row.trigger_at,
-    firedAt: row.fired_at,
-  }));
+    fired AS (
+      UPDATE reminders r
+      SET status = 'SENT', fired_at = now(), attempt = r.attempt + 1, last_error = NULL, updated_at = now()
+      FROM due, tasks t
+      WHERE r.id = due.id AND t.id = r.task_id AND t.status = 'ACTIVE'
+      RETURNING r.id, r.task_id, r.trigger_at, r.fired_at, t.owner_id, t.title, t.deadline
+    ),
+    dropped AS (
+      UPDATE reminders r
+      SET status = 'CANCELED', updated_at = now()
+      FROM due, tasks t
+      WHERE r.id = due.id AND t.id = r.task_id AND t.status <> 'ACTIVE'
+      RETURNING r.id
+    ),
+    appended AS (
+      INSERT INTO events (user_id, task_id, reminder_id, type, occurred_at, payload)
+      SELECT owner_id, task_id, id, 'reminder.fired', fired_at,
+             -- Times as the API writes them (RFC 3339, UTC, milliseconds, Z): src/events/payload.ts.
+             jsonb_build_object('taskTitle', title,
+                                'deadline', to_char(deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                                'triggerAt', to_char(trigger_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                                'firedAt', to_char(fired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM fired
+      ORDER BY trigger_at, id
+      RETURNING id, user_id, task_id, reminder_id, occurred_at
+    ),
+    webhook_deliveries AS (
+      INSERT INTO deliveries (event_id, user_id, channel, endpoint_id)
+      SELECT a.id, a.user_id, 'WEBHOOK', w.id FROM appended a JOIN webhook_endpoints w ON w.user_id = a.user_id
+      RETURNING id
+    ),
+    email_deliveries AS (
+      INSERT INTO deliveries (event_id, user_id, channel)
+      SELECT a.id, a.user_id, 'EMAIL' FROM appended a JOIN users u ON u.id = a.user_id
+      WHERE ${options.emailEnabled} AND u.email IS NOT NULL
+      RETURNING id
+    ),
+    notified AS (
+      SELECT pg_notify('tickler_events', '') FROM appended HAVING count(*) > 0
+      UNION ALL
+      SELECT pg_notify('tickler_deliveries', '')
+      WHERE EXISTS (SELECT 1 FROM webhook_deliveries) OR EXISTS (SELECT 1 FROM email_deliveries)
+    )
+    SELECT
+      (SELECT count(*)::int FROM fired) AS fired,
+      (SELECT count(*)::int FROM dropped) AS canceled,
+      (SELECT (extract(epoch FROM max(fired_at - trigger_at)) * 1000)::float8 FROM fired) AS max_lateness_ms,
+      -- Referenced so that it runs: a plain SELECT in WITH is evaluated only when read.
+      (SELECT count(*)::int FROM notified) AS notifications,
+      now() AS at,
+      CASE WHEN ${options.details} THEN
+        (SELECT json_agg(json_build_object('event_id', a.id::text, 'user_id', a.user_id, 'task_id', a.task_id,
+                                           'reminder_id', a.reminder_id, 'trigger_at', f.trigger_at, 'fired_at', a.occurred_at)
+                         ORDER BY a.id)
+         FROM appended a JOIN fired f ON f.id = a.reminder_id)
+      END AS events`;
+  return {
+    fired: row?.fired ?? 0,
+    canceled: row?.canceled ?? 0,
+    maxLatenessMs: row?.max_lateness_ms ?? 0,
+    at: row?.at ?? new Date(),
+    events: (row?.events ?? []).map((event) => ({
+      eventId: BigInt(event.event_id),
+      userId: event.user_id,
+      taskId: event.task_id,
+      reminderId: event.reminder_id,
+      triggerAt: new Date(event.trigger_at),
+      firedAt: new Date(event.fired_at),
+    })),
+  };
 }

@@ -1,33 +1,44 @@
 import type { Database } from '../../db/client.js';
 
 export interface NextDue {
-  /** Milliseconds until the earliest pending reminder is due (≤ 0: due now); null when none. */
+  /** Milliseconds until the earliest pending reminder after `since` is due (≤ 0: due now); null when none. */
   reminderInMs: number | null;
-  /** Milliseconds until the earliest pending delivery may be tried; null when none. */
+  /** Pending reminders due by `since` are still there: someone else holds them locked. */
+  remindersSkipped: boolean;
+  /** Milliseconds until the earliest pending delivery after `since` may be tried; null when none. */
   deliveryInMs: number | null;
+  /** Deliveries due by `since` are still pending (locked by someone else, or no slot was free for them). */
+  deliveriesSkipped: boolean;
   /** The database clock, to turn absolute times from notifications into delays on this machine. */
   databaseNow: Date;
 }
 
 /**
- * What to sleep until. Delays are computed by the database against its own clock, so a dispatcher
- * whose clock is off neither wakes early and spins nor sleeps past the due time. Deliveries to
- * `saturatedEndpoints` are left out: they cannot be claimed until one of ours finishes, which
- * wakes the dispatcher anyway; counting them would make it spin.
+ * What to sleep until. `since` is the time of this pass's last fire and claim statements: every row
+ * due by then that is still pending was skipped because someone else held it locked (an outside
+ * `SELECT ... FOR UPDATE`, another dispatcher mid-statement) or, for deliveries, because no slot was
+ * free. Counting those as "due now" made the dispatcher spin on a row it could not take; they are
+ * reported apart, so the caller retries them on a backoff instead. Delays are computed against the
+ * database's clock, so a dispatcher whose clock is off neither spins nor oversleeps.
+ * Index range scans on the partial indexes over PENDING rows, one row each.
  */
-export async function nextDue(db: Database, saturatedEndpoints: readonly string[] = []): Promise<NextDue> {
-  const saturated = [...saturatedEndpoints];
-  const [row] = await db.$queryRaw<Array<{ reminder_in_ms: number | null; delivery_in_ms: number | null; now: Date }>>`
+export async function nextDue(db: Database, since: { reminders: Date; deliveries: Date }): Promise<NextDue> {
+  const [row] = await db.$queryRaw<
+    Array<{ reminder_in_ms: number | null; reminders_skipped: boolean; delivery_in_ms: number | null; deliveries_skipped: boolean; now: Date }>
+  >`
     SELECT
       (SELECT extract(epoch FROM (min(trigger_at) - clock_timestamp())) * 1000
-         FROM reminders WHERE status = 'PENDING')::float8 AS reminder_in_ms,
+         FROM reminders WHERE status = 'PENDING' AND trigger_at > ${since.reminders})::float8 AS reminder_in_ms,
+      EXISTS (SELECT 1 FROM reminders WHERE status = 'PENDING' AND trigger_at <= ${since.reminders}) AS reminders_skipped,
       (SELECT extract(epoch FROM (min(next_attempt_at) - clock_timestamp())) * 1000
-         FROM deliveries WHERE status = 'PENDING'
-           AND (endpoint_id IS NULL OR NOT (endpoint_id = ANY(${saturated}::uuid[]))))::float8 AS delivery_in_ms,
+         FROM deliveries WHERE status = 'PENDING' AND next_attempt_at > ${since.deliveries})::float8 AS delivery_in_ms,
+      EXISTS (SELECT 1 FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= ${since.deliveries}) AS deliveries_skipped,
       clock_timestamp() AS now`;
   return {
     reminderInMs: row?.reminder_in_ms ?? null,
+    remindersSkipped: row?.reminders_skipped ?? false,
     deliveryInMs: row?.delivery_in_ms ?? null,
+    deliveriesSkipped: row?.deliveries_skipped ?? false,
     databaseNow: row?.now ?? new Date(),
   };
 }

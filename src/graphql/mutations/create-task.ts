@@ -1,3 +1,4 @@
+import { TooManyTasksError } from '../../domain/errors.js';
 import { createTask } from '../../domain/tasks.js';
 import { builder } from '../builder.js';
 import { TASK_CHANGE_ERRORS } from '../types/errors.js';
@@ -24,8 +25,8 @@ builder.mutationField('createTask', (t) =>
   t.withAuth({ signedIn: true }).field({
     type: TaskRef,
     description: 'Creates a task with its reminders, all or nothing.',
-    errors: { types: TASK_CHANGE_ERRORS, dataField: { name: 'task' } },
+    errors: { types: [...TASK_CHANGE_ERRORS, TooManyTasksError], dataField: { name: 'task' } },
     args: { input: t.arg({ type: CreateTaskInput }) },
-    resolve: (_root, { input }, context) => createTask(context.db, context.viewer, input),
+    resolve: (_root, { input }, context) => createTask(context.db, context.viewer, input, context.policy),
   }),
 );

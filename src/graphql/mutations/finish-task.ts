@@ -10,7 +10,7 @@ builder.mutationField('completeTask', (t) =>
     description: 'Marks the task done; its reminders that have not fired are cancelled with it.',
     errors: { types: TASK_STATE_ERRORS, dataField: { name: 'task' } },
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => completeTask(context.db, context.viewer, databaseIdOf(String(id), 'Task')),
+    resolve: (_root, { id }, context) => completeTask(context.db, context.viewer, databaseIdOf(String(id), 'Task'), context.policy),
   }),
 );
 
@@ -20,6 +20,6 @@ builder.mutationField('cancelTask', (t) =>
     description: 'Cancels the task and, in the same transaction, every reminder that has not fired.',
     errors: { types: TASK_STATE_ERRORS, dataField: { name: 'task' } },
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => cancelTask(context.db, context.viewer, databaseIdOf(String(id), 'Task')),
+    resolve: (_root, { id }, context) => cancelTask(context.db, context.viewer, databaseIdOf(String(id), 'Task'), context.policy),
   }),
 );

@@ -29,6 +29,6 @@ builder.mutationField('snoozeReminder', (t) =>
       seconds: t.arg.int({ required: false }),
     },
     resolve: (_root, args, context) =>
-      snoozeReminder(context.db, context.viewer, databaseIdOf(String(args.id), 'Reminder'), { until: args.until, seconds: args.seconds }),
+      snoozeReminder(context.db, context.viewer, databaseIdOf(String(args.id), 'Reminder'), { until: args.until, seconds: args.seconds }, context.policy),
   }),
 );

@@ -19,6 +19,6 @@ builder.mutationField('updateTask', (t) =>
     errors: { types: TASK_CHANGE_ERRORS, dataField: { name: 'task' } },
     args: { id: t.arg.id(), input: t.arg({ type: UpdateTaskInput }) },
     resolve: (_root, { id, input }, context) =>
-      updateTask(context.db, context.viewer, databaseIdOf(String(id), 'Task'), input),
+      updateTask(context.db, context.viewer, databaseIdOf(String(id), 'Task'), input, context.policy),
   }),
 );

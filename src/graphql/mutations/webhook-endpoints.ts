@@ -1,5 +1,5 @@
 import { createWebhookEndpoint, deleteWebhookEndpoint } from '../../domain/webhooks.js';
-import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import { BusyError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { WebhookEndpoint } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
 import { databaseIdOf, globalIdOf } from '../global-ids.js';
@@ -24,9 +24,9 @@ const CreatedWebhookEndpoint = builder.objectRef<{ endpoint: WebhookEndpoint; se
 builder.mutationField('createWebhookEndpoint', (t) =>
   t.withAuth({ signedIn: true }).field({
     type: CreatedWebhookEndpoint,
-    errors: { types: [ValidationError], directResult: true },
+    errors: { types: [ValidationError, BusyError], directResult: true },
     args: { input: t.arg({ type: CreateWebhookEndpointInput }) },
-    resolve: (_root, { input }, context) => createWebhookEndpoint(context.db, context.viewer, input, context.webhookPolicy),
+    resolve: (_root, { input }, context) => createWebhookEndpoint(context.db, context.viewer, input, context.webhookPolicy, context.policy),
   }),
 );
 
@@ -37,10 +37,10 @@ const DeleteWebhookEndpointPayload = builder
 builder.mutationField('deleteWebhookEndpoint', (t) =>
   t.withAuth({ signedIn: true }).field({
     type: DeleteWebhookEndpointPayload,
-    errors: { types: [NotFoundError], directResult: true },
+    errors: { types: [NotFoundError, BusyError], directResult: true },
     args: { id: t.arg.id() },
     resolve: async (_root, { id }, context) => {
-      const endpointId = await deleteWebhookEndpoint(context.db, context.viewer, databaseIdOf(String(id), 'WebhookEndpoint'));
+      const endpointId = await deleteWebhookEndpoint(context.db, context.viewer, databaseIdOf(String(id), 'WebhookEndpoint'), context.policy);
       return { deletedWebhookEndpointId: globalIdOf('WebhookEndpoint', endpointId) };
     },
   }),

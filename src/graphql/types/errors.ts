@@ -1,11 +1,13 @@
 /** The typed errors clients receive as data; every one implements `Error { message code }`. */
 import {
+  BusyError,
   DomainError,
   DuplicateReminderError,
   ErrorCode,
   NotFoundError,
   ScheduleError,
   TaskNotActiveError,
+  TooManyTasksError,
   ValidationError,
 } from '../../domain/errors.js';
 import { builder } from '../builder.js';
@@ -75,7 +77,28 @@ builder.objectType(TaskNotActiveError, {
   fields: (t) => ({ status: t.field({ type: TaskStatusEnum, resolve: (error) => error.status }) }),
 });
 
-/** Error lists for fields, most specific first. */
+builder.objectType(TooManyTasksError, {
+  name: 'TooManyTasksError',
+  description: 'You already have as many active tasks as your quota allows; nothing was written.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof TooManyTasksError,
+  fields: (t) => ({ limit: t.exposeInt('limit', { description: 'Active tasks allowed per user.' }) }),
+});
+
+builder.objectType(BusyError, {
+  name: 'BusyError',
+  description:
+    'The change met other changes to the same data (a row lock not granted in time, no free database connection, a deadlock) ' +
+    'and gave up instead of waiting without bound. Nothing was written; retry the same request.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof BusyError,
+  fields: (t) => ({
+    retryAfterSeconds: t.exposeInt('retryAfterSeconds', { description: 'Seconds to wait before retrying.' }),
+  }),
+});
+
+/** Error lists for fields, most specific first. Every mutation can answer BUSY (transactions.ts). */
 export const TASK_LOOKUP_ERRORS = [NotFoundError];
-export const TASK_STATE_ERRORS = [NotFoundError, TaskNotActiveError];
-export const TASK_CHANGE_ERRORS = [NotFoundError, ValidationError, ScheduleError, DuplicateReminderError, TaskNotActiveError];
+export const TASK_REMOVAL_ERRORS = [NotFoundError, BusyError];
+export const TASK_STATE_ERRORS = [NotFoundError, TaskNotActiveError, BusyError];
+export const TASK_CHANGE_ERRORS = [NotFoundError, ValidationError, ScheduleError, DuplicateReminderError, TaskNotActiveError, BusyError];

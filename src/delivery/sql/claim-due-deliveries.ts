@@ -1,4 +1,5 @@
 import type { Database } from '../../db/client.js';
+import type { StoredReminderFired } from '../../events/payload.js';
 import type { DeliveryChannel } from '../../notifiers/notifier.js';
 
 export interface ClaimedDelivery {
@@ -10,7 +11,7 @@ export interface ClaimedDelivery {
   taskId: string;
   reminderId: string;
   occurredAt: Date;
-  payload: { taskTitle: string; deadline: string; triggerAt: string; firedAt: string };
+  payload: StoredReminderFired;
   endpointId: string | null;
   endpointUrl: string | null;
   endpointSecret: string | null;
@@ -28,7 +29,7 @@ export async function claimDueDeliveries(
   limit: number,
   perEndpoint: number,
   inFlight: ReadonlyMap<string, number>,
-): Promise<ClaimedDelivery[]> {
+): Promise<{ claimed: ClaimedDelivery[]; at: Date }> {
   const busyEndpoints = [...inFlight.keys()];
   const busyCounts = [...inFlight.values()];
   const rows = await db.$queryRaw<
@@ -46,6 +47,7 @@ export async function claimDueDeliveries(
       endpoint_url: string | null;
       endpoint_secret: string | null;
       email: string | null;
+      at: Date;
     }>
   >`
     WITH candidates AS (
@@ -76,12 +78,15 @@ export async function claimDueDeliveries(
       RETURNING id, attempt, channel, event_id, endpoint_id
     )
     SELECT c.id, c.attempt, c.channel::text AS channel, c.event_id, e.user_id, e.task_id, e.reminder_id, e.occurred_at,
-           e.payload, c.endpoint_id, w.url AS endpoint_url, w.secret AS endpoint_secret, u.email
+           e.payload, c.endpoint_id, w.url AS endpoint_url, w.secret AS endpoint_secret, u.email, now() AS at
     FROM claimed c
     JOIN events e ON e.id = c.event_id
     JOIN users u ON u.id = e.user_id
-    LEFT JOIN webhook_endpoints w ON w.id = c.endpoint_id`;
-  return rows.map((row) => ({
+    LEFT JOIN webhook_endpoints w ON w.id = c.endpoint_id
+    UNION ALL
+    -- Always one row with the statement's time, which next-due compares with (see next-due.ts).
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, now()`;
+  const claimed = rows.filter((row) => row.id !== null).map((row) => ({
     id: row.id,
     attempt: row.attempt,
     channel: row.channel,
@@ -96,4 +101,5 @@ export async function claimDueDeliveries(
     endpointSecret: row.endpoint_secret,
     email: row.email,
   }));
+  return { claimed, at: rows.find((row) => row.id === null)?.at ?? new Date() };
 }
