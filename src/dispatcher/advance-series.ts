@@ -16,15 +16,26 @@ import { claimDueSeries } from './sql/claim-due-series.js';
  */
 export async function advanceDueSeries(db: Database, max = 100): Promise<number> {
   let created = 0;
+  // A series whose advance fails (it should not) is logged and left for the next pass, so that it
+  // cannot hold back the others in this one.
+  const failed: string[] = [];
   for (let round = 0; round < max; round += 1) {
-    const outcome = await db.$transaction(async (tx) => {
-      const [due] = await claimDueSeries(tx, 1);
-      if (due === undefined) return 'none' as const;
-      const [row] = await tx.$queryRaw<Array<{ now: Date }>>`SELECT now() AS now`;
-      return (await advanceSeries(tx, due.id, due.lastOccurrence, row?.now ?? new Date())) === null ? ('ended' as const) : ('created' as const);
-    });
-    if (outcome === 'none') break;
-    if (outcome === 'created') created += 1;
+    let current: string | undefined;
+    try {
+      const outcome = await db.$transaction(async (tx) => {
+        const [due] = await claimDueSeries(tx, 1, failed);
+        if (due === undefined) return 'none' as const;
+        current = due.id;
+        const [row] = await tx.$queryRaw<Array<{ now: Date }>>`SELECT statement_timestamp() AS now`;
+        return (await advanceSeries(tx, due.id, due.lastOccurrence, row?.now ?? new Date())) === null ? ('ended' as const) : ('created' as const);
+      });
+      if (outcome === 'none') break;
+      if (outcome === 'created') created += 1;
+    } catch (error) {
+      if (current === undefined) throw error;
+      log.error('could not advance a recurring task past its deadline', { series: current, error });
+      failed.push(current);
+    }
   }
   if (created > 0) log.info('recurring tasks advanced past their deadline', { created });
   return created;
