@@ -161,6 +161,12 @@ describe('calendar rules', () => {
     expect(deadlines('FREQ=DAILY;UNTIL=20270103', 'Europe/Berlin', '2027-01-01T23:30:00', 10)).toHaveLength(3);
     // COUNT counts from the first occurrence: numbers 1..3, and "after number 2" leaves only the third.
     expect(occurrences({ rule: 'FREQ=DAILY;COUNT=3', timeZone: 'UTC', anchorLocal: '2027-01-01T09:00:00' }, { afterNumber: 2, limit: 5, horizon: FAR }).map((o) => o.number)).toEqual([3]);
+    // Skipping earlier occurrences keeps UNTIL (instant and date forms) exact.
+    const after = (rule: string, afterNumber: number) =>
+      occurrences({ rule, timeZone: 'Europe/Berlin', anchorLocal: '2027-01-01T09:00:00' }, { afterNumber, limit: 5, horizon: FAR }).map((o) => [o.number, o.deadline.toISOString()]);
+    expect(after('FREQ=DAILY;UNTIL=20270103T080000Z', 1)).toEqual([[2, '2027-01-02T08:00:00.000Z'], [3, '2027-01-03T08:00:00.000Z']]);
+    expect(after('FREQ=DAILY;UNTIL=20270103', 2)).toEqual([[3, '2027-01-03T08:00:00.000Z']]);
+    expect(after('FREQ=DAILY;UNTIL=20270103', 3)).toEqual([]);
   });
 
   it('expansion stops at the horizon, however far the rule would go', () => {

@@ -720,6 +720,8 @@ describe('the embedded PostgreSQL (no DATABASE_URL)', () => {
     const messages = first.logs().map((line) => line.msg);
     expect(messages).toContain('initialising embedded PostgreSQL');
     expect(messages).toContain('embedded PostgreSQL started');
+    // The server listens before it has migrated the fresh database (/ready says so): wait for it.
+    await first.waitForLog('Tickler is ready', 45_000);
     const task = await createTask(first.graphqlUrl, user, 'survives a restart');
     first.signal('SIGTERM');
     expect(await first.waitForExit()).toEqual({ code: 0, signal: null });
@@ -731,6 +733,7 @@ describe('the embedded PostgreSQL (no DATABASE_URL)', () => {
     const restarted = second.logs().map((line) => line.msg);
     expect(restarted).not.toContain('initialising embedded PostgreSQL');
     expect(restarted).toContain('embedded PostgreSQL started');
+    await second.waitForLog('Tickler is ready', 45_000);
     const found = await runGraphQL(second.graphqlUrl, user, GetTask, { id: task.id });
     expect(found.task).toMatchObject({ __typename: 'TaskSuccess', task: { id: task.id, title: 'survives a restart', status: 'ACTIVE' } });
     second.signal('SIGTERM');

@@ -289,12 +289,17 @@ function placeInZone(
   // wanted ones are skipped on wall milliseconds alone; only those wanted, or within a day (more
   // than any UTC offset) of the horizon or UNTIL, are placed in the zone.
   const horizonSafe = wallMs(horizonLocal) - DAY_MS;
-  const untilSafe = parsed.until?.kind === 'instant' ? wallMs(parsed.until.at.toZonedDateTimeISO(zone).toPlainDateTime()) - DAY_MS : Infinity;
-  const dateUntil = parsed.until?.kind === 'date';
+  const until = parsed.until;
+  const untilSafe =
+    until === null
+      ? Infinity
+      : until.kind === 'instant'
+        ? wallMs(until.at.toZonedDateTimeISO(zone).toPlainDateTime()) - DAY_MS
+        : wallMs(until.date.toPlainDateTime()) - DAY_MS;
   const found: Occurrence[] = [];
   for (const [index, wall] of wallClockTimes.entries()) {
     const number = index + 1;
-    if (number <= afterNumber && wall <= horizonSafe && wall <= untilSafe && !dateUntil) continue;
+    if (number <= afterNumber && wall <= horizonSafe && wall <= untilSafe) continue;
     const local = Temporal.Instant.fromEpochMilliseconds(wall).toZonedDateTimeISO('UTC').toPlainDateTime();
     const zoned = instantOfLocal(local, zone);
     if (Temporal.Instant.compare(zoned.toInstant(), horizon) > 0 || !withinUntil(parsed.until, zoned)) break;
