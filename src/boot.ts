@@ -47,9 +47,13 @@ const WAIT_MAX_MS = 5000;
 /**
  * Waits until the database answers (unreachable, still starting, restarting, refusing
  * connections: all retried, with backoff doubling from 250 ms to 5 s and one log line per try),
- * then applies pending migrations when configured to. Returns false if `cancelled()` first.
+ * then applies pending migrations when configured to. Returns false if `cancelled()` first, or
+ * after `maxTries` failed tries.
  */
-export async function prepareDatabase(runtime: Runtime, cancelled: () => boolean = () => false): Promise<boolean> {
+export async function prepareDatabase(
+  runtime: Runtime,
+  { cancelled = () => false, maxTries = Infinity }: { cancelled?: () => boolean; maxTries?: number } = {},
+): Promise<boolean> {
   const url = runtime.database.url;
   let delayMs = WAIT_FIRST_MS;
   for (let tries = 1; ; tries++) {
@@ -64,6 +68,7 @@ export async function prepareDatabase(runtime: Runtime, cancelled: () => boolean
       break;
     } catch (error) {
       await client.end().catch(() => undefined);
+      if (tries >= maxTries) return false;
       log.warn('database not reachable yet; waiting', { error: error instanceof Error ? error.message : String(error), tries, inMs: delayMs });
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       delayMs = Math.min(delayMs * 2, WAIT_MAX_MS);

@@ -28,6 +28,12 @@ export interface Config {
   };
   /** Serve GraphiQL at /graphql for browsers. */
   graphiql: boolean;
+  graphql: {
+    /** Answer introspection (`__schema`, `__type`): GraphiQL's docs and codegen need it. */
+    introspection: boolean;
+    /** Keep "Did you mean …?" hints in GraphQL error messages. */
+    suggestions: boolean;
+  };
   /** Apply pending migrations when the server starts. */
   migrateOnStart: boolean;
   /** Seconds to wait for in-flight requests on SIGTERM before closing connections anyway. */
@@ -174,6 +180,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audience: optional(env, 'JWT_AUDIENCE'),
     },
     graphiql: flag(env, 'GRAPHIQL', !production),
+    graphql: {
+      introspection: flag(env, 'GRAPHQL_INTROSPECTION', !production),
+      suggestions: flag(env, 'GRAPHQL_SUGGESTIONS', !production),
+    },
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     dispatcher: {

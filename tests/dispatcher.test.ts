@@ -14,12 +14,16 @@
  * shared database.
  */
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, type Database } from '../src/db/client.js';
+import { recordDeliveryOutcome } from '../src/delivery/sql/record-delivery-outcome.js';
 import type { FiredEvent } from '../src/dispatcher/sql/fire-reminders.js';
 import { cancelTask, completeTask, createTask, deleteTask, updateTask } from '../src/domain/tasks.js';
 import type { Viewer } from '../src/domain/types.js';
 import { viewerForSubject } from '../src/domain/users.js';
+import { WebhookNotifier } from '../src/notifiers/webhook.js';
 import {
   cleanUpDispatchers,
   closeTestPool,
@@ -174,6 +178,69 @@ describe('recovering abandoned claims (of deliveries, and of reminders claimed b
       expect(await dispatcherRow(dead)).toBeUndefined();
     } finally {
       await testPool().query('DELETE FROM dispatchers WHERE id = $1', [dead]);
+    }
+  });
+});
+
+describe('delivery claims (the outbox side keeps a lease and a fencing token)', () => {
+  it('hands back a zombie delivery claim (older than the lease), delivers it once under its webhook-id, and ignores the old holder\'s late outcome', async () => {
+    const received: string[] = [];
+    const receiver = http.createServer((request, response) => {
+      request.resume();
+      received.push(String(request.headers['webhook-id']));
+      response.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const holder = `test-delivery-holder-${randomUUID().slice(0, 8)}`;
+    // Alive for the next hour: only the lease can free its claim.
+    await testPool().query(`INSERT INTO dispatchers (id, host, pid, heartbeat_at) VALUES ($1, 'nowhere', 0, now() + interval '1 hour')`, [holder]);
+    try {
+      const { userId } = await createUser('zombie-delivery');
+      const { rows: endpoints } = await testPool().query<{ id: string }>(
+        `INSERT INTO webhook_endpoints (user_id, url, secret) VALUES ($1, $2, 'whsec_dGVzdHRlc3R0ZXN0dGVzdA==') RETURNING id`,
+        [userId, `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`],
+      );
+      const { rows: events } = await testPool().query<{ id: string }>(
+        `INSERT INTO events (user_id, task_id, reminder_id, type, payload)
+         VALUES ($1, gen_random_uuid(), gen_random_uuid(), 'reminder.fired',
+                 '{"taskTitle":"t","deadline":"2030-01-01T00:00:00.000Z","triggerAt":"2029-12-31T00:00:00.000Z","firedAt":"2029-12-31T00:00:00.000Z"}')
+         RETURNING id::text`,
+        [userId],
+      );
+      const eventId = events[0]?.id ?? '';
+      const { rows: deliveries } = await testPool().query<{ id: string }>(
+        `INSERT INTO deliveries (event_id, user_id, channel, endpoint_id, status, attempt, claimed_by, claimed_at)
+         VALUES ($1::bigint, $2, 'WEBHOOK', $3, 'PROCESSING', 1, $4, now() - interval '30 seconds') RETURNING id`,
+        [eventId, userId, endpoints[0]?.id, holder],
+      );
+      const deliveryId = deliveries[0]?.id ?? '';
+      await startLocalDispatcher({
+        leaseMs: 10_000,
+        heartbeatMs: 200,
+        deadAfterMs: 60_000,
+        notifiers: [new WebhookNotifier({ policy: { allowPrivate: false, allowLoopback: true } })],
+      });
+      const settled = await eventually(
+        'the zombie delivery to be delivered',
+        async () => {
+          const { rows } = await testPool().query<{ status: string; attempt: number; claimed_by: string | null }>(
+            `SELECT status::text AS status, attempt, claimed_by FROM deliveries WHERE id = $1`,
+            [deliveryId],
+          );
+          return rows[0]?.status === 'SENT' ? rows[0] : undefined;
+        },
+        { timeoutMs: 20_000 },
+      );
+      expect(settled).toMatchObject({ attempt: 2, claimed_by: null });
+      expect(received).toEqual([`msg_${eventId}`]);
+      // The old holder wakes up and reports attempt 1: fenced out, nothing changes.
+      const recorded = await recordDeliveryOutcome(db, holder, { id: deliveryId, attempt: 1 }, { durationMs: 1, statusCode: 500, error: 'late' }, { kind: 'failed' });
+      expect(recorded).toBe(false);
+      const { rows: after } = await testPool().query<{ status: string }>(`SELECT status::text AS status FROM deliveries WHERE id = $1`, [deliveryId]);
+      expect(after[0]?.status).toBe('SENT');
+    } finally {
+      await testPool().query('DELETE FROM dispatchers WHERE id = $1', [holder]);
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
     }
   });
 });

@@ -5,6 +5,7 @@
  */
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Config } from '../config.js';
+import { unstorableTextReason } from '../domain/text.js';
 
 export interface VerifiedToken {
   subject: string;
@@ -51,6 +52,12 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
       throw new AuthenticationError('token subject is invalid');
     }
     const email = typeof payload.email === 'string' && payload.email.length <= 320 ? payload.email : null;
+    // Both are written to the users table: text PostgreSQL cannot store makes the token invalid,
+    // answered as 401 naming the claim, before any SQL.
+    for (const [claim, value] of [['sub', subject], ['email', email]] as const) {
+      const reason = value === null ? null : unstorableTextReason(value);
+      if (reason !== null) throw new AuthenticationError(`token claim "${claim}" ${reason}`);
+    }
     const zoneinfo = typeof payload.zoneinfo === 'string' ? payload.zoneinfo : null;
     // `exp` is required by jwtVerify above, so it is a number here.
     return { subject, email, expiresAt: new Date((payload.exp ?? 0) * 1000), zoneinfo };

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     await dispatcher.stop(runtime.config.shutdownGraceSeconds * 1000);
     await shutdownRuntime(runtime);
   });
-  if (!(await prepareDatabase(runtime, () => cancelled))) return;
+  if (!(await prepareDatabase(runtime, { cancelled: () => cancelled }))) return;
   background = startWhenPossible([dispatcher], () => log.info('Tickler worker is running', { dispatcher: dispatcher.id }));
 }
 

@@ -6,6 +6,7 @@ import { isUuid, lockOwnedTask, ownedReminders } from './ownership.js';
 import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
 import { isUniqueViolation } from './prisma-errors.js';
 import { specColumns } from './local-reminders.js';
+import { inTaskTransaction } from './task-queue.js';
 import { inTransaction } from './transactions.js';
 import type { LocalReminderInput, Viewer } from './types.js';
 import { checkReminderCount, checkTrigger, parseOrThrow, reminderSpecSchema, toReminderSpec, triggerTimeOf } from './validation.js';
@@ -38,7 +39,7 @@ export async function addReminder(
   let triggerAt: Date | null = null;
   return rejectingDuplicateReminders(
     () =>
-      inTransaction(db, policy.transactions, async (tx, now) => {
+      inTaskTransaction(db, viewer, taskId, policy, async (tx, now) => {
         const task = await lockOwnedTask(tx, viewer, taskId);
         if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
         triggerAt = triggerTimeOf(spec, task.deadline, task.timeZone);

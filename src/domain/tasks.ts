@@ -12,6 +12,7 @@ import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
 import { planSeries } from './recurrence.js';
 import { rejectingDuplicateReminders } from './reminders.js';
 import { createSeries, horizonFrom, notifyDeadline, onOccurrenceFinished } from './series.js';
+import { inTaskTransaction } from './task-queue.js';
 import { parseTimeZone, viewerTimeZone } from './time-zones.js';
 import { inTransaction, type Transaction } from './transactions.js';
 import type { CreateTaskInput, UpdateTaskInput, Viewer } from './types.js';
@@ -99,7 +100,7 @@ export async function updateTask(
   const description = input.description === undefined ? undefined : parseOrThrow(descriptionSchema, input.description, 'description');
   const deadline = input.deadline ?? undefined;
   return rejectingDuplicateReminders(() =>
-    inTransaction(db, policy.transactions, async (tx, now) => {
+    inTaskTransaction(db, viewer, taskId, policy, async (tx, now) => {
       if (deadline !== undefined) checkDeadline(deadline, now);
       const task = await lockOwnedTask(tx, viewer, taskId);
       if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
@@ -153,7 +154,7 @@ type FinalStatus = 'COMPLETED' | 'CANCELED';
  * record the reminder as sent. Repeating the same call is harmless.
  */
 async function finishTask(db: Database, viewer: Viewer, taskId: string, status: FinalStatus, policy: DomainPolicy): Promise<Task> {
-  return inTransaction(db, policy.transactions, async (tx, now) => {
+  return inTaskTransaction(db, viewer, taskId, policy, async (tx, now) => {
     const task = await lockOwnedTask(tx, viewer, taskId);
     if (task.status !== 'ACTIVE' && task.status !== status) throw new TaskNotActiveError(task.status);
     if (task.status === 'ACTIVE') {
@@ -177,7 +178,7 @@ export function cancelTask(db: Database, viewer: Viewer, taskId: string, policy:
 
 /** Deletes a task for good; the database deletes its reminders with it (ON DELETE CASCADE). */
 export async function deleteTask(db: Database, viewer: Viewer, taskId: string, policy: DomainPolicy = DEFAULT_POLICY): Promise<string> {
-  return inTransaction(db, policy.transactions, async (tx) => {
+  return inTaskTransaction(db, viewer, taskId, policy, async (tx) => {
     await lockOwnedTask(tx, viewer, taskId);
     await tx.task.delete({ where: { id: taskId } });
     return taskId;

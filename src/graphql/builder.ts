@@ -1,4 +1,5 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
@@ -7,8 +8,10 @@ import { GraphQLError } from 'graphql';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import { isUuid } from '../domain/ownership.js';
+import { unstorableTextReason } from '../domain/text.js';
 import type { Context, SignedInContext } from './context.js';
 import { decodeGlobalIdLeniently } from './global-ids.js';
+import TextInputPlugin from './plugins/text-input.js';
 
 const NODE_TYPENAMES = new Set(['Task', 'Reminder', 'WebhookEndpoint', 'Delivery']);
 
@@ -23,7 +26,8 @@ export const builder = new SchemaBuilder<{
 }>({
   // Order matters: Errors wraps ScopeAuth, so field resolvers' domain errors become data while an
   // authorization failure stays a top-level UNAUTHENTICATED error (it is not in any `types` list).
-  plugins: [ErrorsPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  // TextInput runs inside both: signed-in callers' bad text becomes a ValidationError as data.
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, TextInputPlugin, ComplexityPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   // Inputs and arguments are required unless a field says otherwise.
   defaultInputFieldRequiredness: true,
@@ -45,7 +49,14 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
-    decodeGlobalID: decodeGlobalIdLeniently,
+    // A connection field multiplies by its page size already; its edges add nothing more.
+    edgesFieldOptions: { complexity: { field: 1, multiplier: 1 } },
+    // Relay decodes `node(id:)` before any field wrapper sees it: refuse unstorable text here too.
+    decodeGlobalID: (globalId) => {
+      const reason = unstorableTextReason(globalId);
+      if (reason !== null) throw new GraphQLError(`id ${reason}`, { extensions: { code: 'VALIDATION', field: 'id' } });
+      return decodeGlobalIdLeniently(globalId);
+    },
     // `node` is for signed-in users only; an id of no known type, or not a uuid, is simply absent.
     nodeQueryOptions: {
       authScopes: { signedIn: true },
@@ -54,6 +65,14 @@ export const builder = new SchemaBuilder<{
     },
     // `nodes(ids: [...])` would be an unbounded fan-out; clients fetch one node at a time.
     nodesQueryOptions: false,
+  },
+  // Each field's cost (see src/graphql/limits.ts). A list field multiplies its selection by its
+  // bounded size, declared where the list is defined; an undeclared list counts as a full page (100).
+  complexity: {
+    defaultComplexity: 1,
+    defaultListMultiplier: 100,
+    // Measured during validation, before authentication and execution (limits.ts), not per resolver.
+    disabled: true,
   },
   errors: {
     defaultResultOptions: { name: ({ fieldName }) => `${capitalise(fieldName)}Success` },

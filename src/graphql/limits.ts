@@ -1,49 +1,98 @@
 /**
- * Bounds on what one GraphQL document may ask for. Connections are capped per page already; this
- * stops a single request from nesting deeply or repeating expensive fields under many aliases.
+ * What one GraphQL document may cost, checked while it is parsed and validated: before the
+ * request's token is verified, before any resolver runs and before any SQL. Every measure here
+ * visits each fragment once (results are memoised per fragment), so a refused document costs time
+ * linear in its size, however its fragments spread into each other.
+ *
+ * - Tokens (graphql-armor max-tokens): counted by the lexer, so parsing stops at the limit.
+ * - Depth, aliases, directives (graphql-armor): shape limits. Introspection (`__schema`) is left to
+ *   graphql-js's own MaxIntrospectionDepthRule, so the standard introspection query passes.
+ * - Cost (Pothos complexity, the `complexity` of each field): every field costs 1 (a task's
+ *   description 10), and a list multiplies the cost of its selection by its bounded size: `first`
+ *   (default 20, at most 100) for connections, 25 for a task's reminders, 50 for a delivery's
+ *   attempts, 10 for webhook endpoints.
+ * - Introspection and "Did you mean …" suggestions follow `GraphQLPolicy` (configurable; off in
+ *   production unless enabled), so a production schema is not handed to every anonymous caller.
  */
-import { GraphQLError, Kind, type ASTVisitor, type ValidationContext, type SelectionSetNode } from 'graphql';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { PothosValidationError } from '@pothos/core';
+import { createComplexityRule } from '@pothos/plugin-complexity';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 
-export const QUERY_LIMITS = { maxDepth: 10, maxFields: 300 } as const;
+export const QUERY_LIMITS = {
+  /** Lexical tokens in one document (the standard introspection query has about 300). */
+  maxTokens: 5000,
+  /** Nested field levels, fragments flattened (`{ tasks { edges { node { id } } } }` is 4). */
+  maxDepth: 10,
+  maxAliases: 100,
+  maxDirectives: 50,
+  /** Total cost; `tasks(first: 100)` with every field of a task and of its reminders costs 24,801. */
+  maxComplexity: 25_000,
+} as const;
 
-export function costLimitRule(context: ValidationContext): ASTVisitor {
-  const fragments = new Map(
-    context
-      .getDocument()
-      .definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION)
-      .map((fragment) => [fragment.name.value, fragment.selectionSet]),
-  );
-  let fields = 0;
+/** Who may explore the schema. */
+export interface GraphQLPolicy {
+  /** Answer `__schema` / `__type` (GraphiQL's docs, codegen against the URL). */
+  introspection: boolean;
+  /** Keep graphql-js's "Did you mean …?" hints in error messages. */
+  suggestions: boolean;
+}
 
-  /** Depth of a selection set with fragments expanded; counts fields on the way. */
-  function measure(selectionSet: SelectionSetNode, depth: number, seen: Set<string>): number {
-    let deepest = depth;
-    for (const selection of selectionSet.selections) {
-      if (selection.kind === Kind.FIELD) {
-        fields += 1;
-        if (selection.selectionSet) deepest = Math.max(deepest, measure(selection.selectionSet, depth + 1, seen));
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        deepest = Math.max(deepest, measure(selection.selectionSet, depth, seen));
-      } else {
-        const name = selection.name.value;
-        const fragment = fragments.get(name);
-        // A fragment spread inside itself is rejected by the standard rules; do not loop on it here.
-        if (fragment && !seen.has(name)) deepest = Math.max(deepest, measure(fragment, depth, new Set([...seen, name])));
-      }
-    }
-    return deepest;
-  }
+/** The GraphQL parameters Yoga puts in each operation's initial context (HTTP and graphql-ws alike). */
+interface RequestParams {
+  params?: { variables?: Record<string, unknown> | null; operationName?: string | null };
+}
 
-  return {
-    OperationDefinition(operation) {
-      fields = 0;
-      const depth = measure(operation.selectionSet, 1, new Set());
-      if (depth > QUERY_LIMITS.maxDepth) {
-        context.reportError(new GraphQLError(`query is nested ${depth} levels deep; the limit is ${QUERY_LIMITS.maxDepth}`));
-      }
-      if (fields > QUERY_LIMITS.maxFields) {
-        context.reportError(new GraphQLError(`query selects ${fields} fields; the limit is ${QUERY_LIMITS.maxFields}`));
-      }
+/** A graphql-armor rule's refusal, reported as a validation error with a stable code. */
+function reportAs(code: string) {
+  return (context: ValidationContext | null, error: GraphQLError): void => {
+    context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, ''), { extensions: { code } }));
+  };
+}
+
+const armorRules = [
+  maxDepthRule({
+    n: QUERY_LIMITS.maxDepth,
+    flattenFragments: true,
+    ignoreIntrospection: true,
+    propagateOnRejection: false,
+    onReject: [reportAs('QUERY_DEPTH')],
+  }),
+  maxAliasesRule({ n: QUERY_LIMITS.maxAliases, propagateOnRejection: false, onReject: [reportAs('QUERY_ALIASES')] }),
+  maxDirectivesRule({ n: QUERY_LIMITS.maxDirectives, propagateOnRejection: false, onReject: [reportAs('QUERY_DIRECTIVES')] }),
+];
+
+/** The Yoga plugins that enforce QUERY_LIMITS and `policy`, in the order they run. */
+export function queryLimitPlugins(policy: GraphQLPolicy): Array<Plugin<RequestParams>> {
+  const costPlugin: Plugin<RequestParams> = {
+    onValidate: ({ addValidationRule, context }) => {
+      for (const rule of armorRules) addValidationRule(rule);
+      addValidationRule(
+        createComplexityRule({
+          context,
+          variableValues: context.params?.variables ?? {},
+          operationName: context.params?.operationName ?? undefined,
+          maxComplexity: QUERY_LIMITS.maxComplexity,
+        }),
+      );
+      if (!policy.introspection) addValidationRule(NoSchemaIntrospectionCustomRule);
+      // The cost measure stops at what the spec's rules refuse too (an unknown field, a fragment
+      // cycle) and says so; keep the spec's words alone then.
+      return ({ result, setResult }) => {
+        const ours = result.filter((error) => error instanceof PothosValidationError);
+        if (ours.length > 0 && ours.length < result.length) setResult(result.filter((error) => !(error instanceof PothosValidationError)));
+      };
     },
   };
+  return [
+    // Throws from inside the lexer once the count passes the limit: the rest is never parsed.
+    maxTokensPlugin({ n: QUERY_LIMITS.maxTokens }) as Plugin<RequestParams>,
+    costPlugin,
+    ...(policy.suggestions ? [] : [blockFieldSuggestionsPlugin() as Plugin<RequestParams>]),
+  ];
 }

@@ -16,7 +16,7 @@ import type { Viewer } from '../domain/types.js';
 import type { EventHub } from '../events/hub.js';
 import type { AddressPolicy } from '../notifiers/address-guard.js';
 import type { Context } from '../graphql/context.js';
-import { costLimitRule } from '../graphql/limits.js';
+import { queryLimitPlugins, type GraphQLPolicy } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import { log } from '../logger.js';
 import { mutationRateLimit } from './rate-limit.js';
@@ -33,6 +33,8 @@ export interface TicklerServerOptions {
   graphiql: boolean;
   /** Quotas, rate limits, socket caps and lock-wait bounds; DEFAULT_LIMITS where omitted. */
   limits?: Partial<LimitsConfig>;
+  /** Introspection and "Did you mean" hints; both on when left out (tests, development). */
+  graphqlPolicy?: GraphQLPolicy;
 }
 
 export interface TicklerServer {
@@ -81,10 +83,6 @@ function refuseBody(request: http.IncomingMessage, response: http.ServerResponse
   if (!bodyExpected) answer();
 }
 
-const costLimitPlugin: Plugin = {
-  onValidate: ({ addValidationRule }) => addValidationRule(costLimitRule),
-};
-
 function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }
@@ -116,7 +114,10 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       warn: (...args) => log.warn('yoga', { detail: args.map(String).join(' ') }),
       error: (...args) => log.error('yoga', { detail: args.map(String).join(' ') }),
     },
-    plugins: [costLimitPlugin, ...(rateLimit ? [rateLimit] : [])],
+    // Cost, shape and introspection limits, enforced at parse and validation, before `context` (the token) runs.
+    plugins: [...queryLimitPlugins(options.graphqlPolicy ?? { introspection: true, suggestions: true }), ...(rateLimit ? [rateLimit] : [])],
+    // A query's cost depends on its variables (`first: $n`): validation results must not be reused by query text.
+    parserAndValidationCache: { validationCache: false },
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
       if (initial.socketViewer) return { db, events, webhookPolicy, policy, viewer: initial.socketViewer };
       try {

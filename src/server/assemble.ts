@@ -31,6 +31,7 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
     migrationNames: (await readMigrations()).map((migration) => migration.name),
     graphiql: config.graphiql,
     limits: config.limits,
+    graphqlPolicy: config.graphql,
   });
   const graceMs = config.shutdownGraceSeconds * 1000;
   return {

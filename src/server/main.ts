@@ -11,20 +11,23 @@ async function main(): Promise<void> {
   const runtime = await boot();
   const { config } = runtime;
   const app = await assembleServer(runtime);
-  const address = await app.server.listen(config.port, config.host);
-  log.info('Tickler is listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${address.port}/graphql` });
-  // Serving first: /health and /ready answer while the database is still unreachable or unmigrated.
   let cancelled = false;
   let background: { cancel: () => void } | undefined;
+  const giveUp = (error: unknown) => {
+    log.error('could not migrate the database; serving without live events or a dispatcher', { error });
+    return false;
+  };
+  // A database that answers at once is migrated before serving, so "listening" means usable. One
+  // that does not is waited for while serving: /health and /ready answer meanwhile.
+  const preparedAtOnce = await prepareDatabase(runtime, { maxTries: 1 }).catch(giveUp);
+  const address = await app.server.listen(config.port, config.host);
+  log.info('Tickler is listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${address.port}/graphql` });
   onShutdownSignal(async () => {
     cancelled = true;
     background?.cancel();
     await app.stop();
   });
-  const prepared = await prepareDatabase(runtime, () => cancelled).catch((error: unknown) => {
-    log.error('could not migrate the database; serving without live events or a dispatcher', { error });
-    return false;
-  });
+  const prepared = preparedAtOnce || (await prepareDatabase(runtime, { cancelled: () => cancelled }).catch(giveUp));
   if (!prepared) return;
   background = startWhenPossible([app.events, ...(app.dispatcher ? [app.dispatcher] : [])], () =>
     log.info('Tickler is ready', { dispatcher: app.dispatcher?.id ?? null }),

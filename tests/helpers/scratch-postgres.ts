@@ -24,7 +24,7 @@ export interface ScratchPostgres {
   readonly port: number;
   /** URL of database `name` (default `postgres`) on this server. */
   url(name?: string): string;
-  /** Starts the server and waits until it accepts connections. */
+  /** Starts the server (unless it runs) and waits until it accepts connections. */
   start(): Promise<void>;
   /** Immediate shutdown, as `pg_ctl stop -m immediate` (SIGQUIT): no checkpoint, every backend dies at once. */
   crash(): Promise<void>;
@@ -61,6 +61,7 @@ export async function createScratchPostgres(): Promise<ScratchPostgres> {
   const url = (name = 'postgres') => `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${name}`;
 
   const start = async () => {
+    if (server && server.exitCode === null) return; // already running
     const child = spawn(
       POSTGRES_BIN,
       ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],

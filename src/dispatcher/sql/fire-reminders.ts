@@ -62,19 +62,19 @@ export async function fireDueReminders(
       LIMIT ${options.limit}
       FOR UPDATE OF r SKIP LOCKED
     ),
-    fired AS (
+    -- One UPDATE for both outcomes; rows by primary key (= ANY(ARRAY(...)) keeps it an index scan
+    -- whatever the planner guesses about the CTE), tasks by primary key.
+    settled AS (
       UPDATE reminders r
-      SET status = 'SENT', fired_at = now(), attempt = r.attempt + 1, last_error = NULL, updated_at = now()
-      FROM due, tasks t
-      WHERE r.id = due.id AND t.id = r.task_id AND t.status = 'ACTIVE'
-      RETURNING r.id, r.task_id, r.trigger_at, r.fired_at, t.owner_id, t.title, t.deadline
+      SET status = (CASE WHEN t.status = 'ACTIVE' THEN 'SENT' ELSE 'CANCELED' END)::"ReminderStatus",
+          fired_at = CASE WHEN t.status = 'ACTIVE' THEN now() END,
+          attempt = r.attempt + 1, last_error = NULL, updated_at = now()
+      FROM tasks t
+      WHERE r.id = ANY (ARRAY(SELECT id FROM due)) AND t.id = r.task_id
+      RETURNING r.id, r.task_id, r.trigger_at, r.fired_at, r.status, t.owner_id, t.title, t.deadline
     ),
-    dropped AS (
-      UPDATE reminders r
-      SET status = 'CANCELED', updated_at = now()
-      FROM due, tasks t
-      WHERE r.id = due.id AND t.id = r.task_id AND t.status <> 'ACTIVE'
-      RETURNING r.id
+    fired AS (
+      SELECT * FROM settled WHERE status = 'SENT'
     ),
     appended AS (
       INSERT INTO events (user_id, task_id, reminder_id, type, occurred_at, payload)
@@ -111,7 +111,7 @@ export async function fireDueReminders(
     )
     SELECT
       (SELECT count(*)::int FROM fired) AS fired,
-      (SELECT count(*)::int FROM dropped) AS canceled,
+      (SELECT count(*)::int FROM settled WHERE status = 'CANCELED') AS canceled,
       (SELECT (extract(epoch FROM max(fired_at - trigger_at)) * 1000)::float8 FROM fired) AS max_lateness_ms,
       -- Referenced so that it runs: a plain SELECT in WITH is evaluated only when read.
       (SELECT count(*)::int FROM notified) AS notifications,

@@ -14,9 +14,12 @@ export interface Recovered {
 
 /**
  * One statement, run every heartbeat by every dispatcher: records that this dispatcher is alive,
- * declares dead the ones silent for longer than their own `dead_after_ms`, and hands back every claim
- * that is either older than the lease or held by a dead (or unknown) dispatcher. A reminder that
- * has been claimed `maxAttempts` times without firing is marked FAILED rather than retried forever.
+ * declares dead the ones silent for longer than their own `dead_after_ms`, and hands back every
+ * delivery claim that is either older than the lease (a zombie) or held by a dead (or unknown)
+ * dispatcher. Reminders are never PROCESSING since dispatcher v2 (firing is one statement); the
+ * reminder half remains for rows claimed by a dispatcher of an older version during a rolling
+ * upgrade, and marks FAILED one claimed `maxAttempts` times without firing. Partial indexes over
+ * PROCESSING rows keep both halves index scans.
  */
 export async function heartbeatAndRecover(
   db: Database,

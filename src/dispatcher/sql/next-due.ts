@@ -31,13 +31,14 @@ export async function nextDue(db: Database, since: { reminders: Date; deliveries
     SELECT
       (SELECT extract(epoch FROM (min(trigger_at) - clock_timestamp())) * 1000
          FROM reminders WHERE status = 'PENDING' AND trigger_at > ${since.reminders})::float8 AS reminder_in_ms,
-      EXISTS (SELECT 1 FROM reminders WHERE status = 'PENDING' AND trigger_at <= ${since.reminders}) AS reminders_skipped,
+      -- min() over the partial index reads one entry; EXISTS here was planned as a sequential scan.
+      coalesce((SELECT min(trigger_at) FROM reminders WHERE status = 'PENDING') <= ${since.reminders}, false) AS reminders_skipped,
       (SELECT extract(epoch FROM (min(t.deadline) - clock_timestamp())) * 1000
          FROM task_series s JOIN tasks t ON t.series_id = s.id AND t.occurrence = s.last_occurrence
          WHERE s.status = 'ACTIVE' AND t.status = 'ACTIVE' AND t.deadline > ${since.reminders})::float8 AS series_in_ms,
       (SELECT extract(epoch FROM (min(next_attempt_at) - clock_timestamp())) * 1000
          FROM deliveries WHERE status = 'PENDING' AND next_attempt_at > ${since.deliveries})::float8 AS delivery_in_ms,
-      EXISTS (SELECT 1 FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= ${since.deliveries}) AS deliveries_skipped,
+      coalesce((SELECT min(next_attempt_at) FROM deliveries WHERE status = 'PENDING') <= ${since.deliveries}, false) AS deliveries_skipped,
       clock_timestamp() AS now`;
   return {
     reminderInMs: row?.reminder_in_ms ?? null,

@@ -1,24 +1,51 @@
+/**
+ * `DateTime`: an RFC 3339 `date-time` (section 5.6) with its offset, read strictly. A time that does
+ * not exist is refused, never moved: `2030-02-30T10:00:00Z` is not March 2nd, `T24:00:00` is not
+ * the next day. Temporal (temporal-polyfill) checks the calendar (days per month, leap years); the
+ * pattern below holds the RFC's grammar, which Temporal alone reads more loosely (it takes a space
+ * for `T`, bracketed annotations, and a leap second `:60`, which it silently turns into `:59`).
+ *
+ * Leap seconds (`:60`) are refused: neither JavaScript nor PostgreSQL can represent one.
+ * Fractions: up to 9 digits are accepted; PostgreSQL keeps milliseconds (`timestamptz(3)`), so digits
+ * beyond the third are dropped (truncated toward the past: `.1239` is stored as `.123`).
+ */
 import { GraphQLError, Kind } from 'graphql';
+import { Temporal } from 'temporal-polyfill';
 import { builder } from '../builder.js';
 
-/** RFC 3339 with an explicit offset: a time without a zone is ambiguous for a deadline. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+/** full-date "T" partial-time time-offset; hours 00-23, minutes and seconds 00-59, offsets up to 23:59. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
-function parseDateTime(value: unknown): Date {
+const FORMAT_HINT = 'DateTime must be an RFC 3339 string with a time zone and seconds, e.g. 2030-01-31T17:00:00Z';
+
+/** The instant `value` names, to the millisecond; a GraphQLError for anything else. */
+export function parseDateTime(value: unknown): Date {
   if (typeof value !== 'string' || value.length > 40 || !RFC3339.test(value)) {
-    throw new GraphQLError('DateTime must be an RFC 3339 string with a time zone, e.g. 2030-01-31T17:00:00Z');
+    throw new GraphQLError(FORMAT_HINT, { extensions: { code: 'VALIDATION' } });
   }
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new GraphQLError(`DateTime "${value}" is not a real time`);
+  let instant: Temporal.Instant;
+  try {
+    instant = Temporal.Instant.from(value);
+  } catch (error) {
+    // Temporal's own words name the field, e.g. "Invalid day: 30; must be between 1-28".
+    const reason = error instanceof RangeError ? `: ${error.message}` : '';
+    throw new GraphQLError(`DateTime "${value}" does not exist${reason}`, { extensions: { code: 'VALIDATION' } });
+  }
+  const date = new Date(instant.epochMilliseconds);
+  // Years 0000-9999 all fit in a Date; this guards the conversion, not the input.
+  if (Number.isNaN(date.getTime())) throw new GraphQLError(`DateTime "${value}" is out of range`, { extensions: { code: 'VALIDATION' } });
   return date;
 }
 
 builder.scalarType('DateTime', {
-  description: 'A point in time, as an RFC 3339 string with a time zone (e.g. 2030-01-31T17:00:00.000Z).',
+  description:
+    'A point in time, as an RFC 3339 string with seconds and a time zone (e.g. 2030-01-31T17:00:00.000Z). ' +
+    'Dates and times that do not exist (February 30th, 24:00, a leap second) are refused. ' +
+    'Stored to the millisecond: further fraction digits are dropped.',
   serialize: (value) => value.toISOString(),
   parseValue: parseDateTime,
   parseLiteral: (ast) => {
-    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string');
+    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string', { extensions: { code: 'VALIDATION' } });
     return parseDateTime(ast.value);
   },
 });

@@ -1,6 +1,8 @@
-import { GraphQLError } from 'graphql';
-import { isUuid } from '../../domain/ownership.js';
+import { queryFromInfo } from '@pothos/plugin-prisma';
+import { resolveCursorConnection } from '@pothos/plugin-relay';
+import type { Delivery } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
+import { decodeCursor, encodeCursor, keysetCondition, pageSize } from '../cursors.js';
 
 const DeliveryStatusEnum = builder.enumType('DeliveryStatus', {
   values: ['PENDING', 'PROCESSING', 'SENT', 'FAILED'] as const,
@@ -21,7 +23,7 @@ builder.prismaObject('DeliveryAttempt', {
   }),
 });
 
-builder.prismaNode('Delivery', {
+const DeliveryRef = builder.prismaNode('Delivery', {
   id: { field: 'id' },
   nullable: true,
   findUnique: (id, context) => ({ id, userId: context.viewer?.userId ?? '00000000-0000-0000-0000-000000000000' }),
@@ -42,27 +44,40 @@ builder.prismaNode('Delivery', {
     deliveredAt: t.expose('deliveredAt', { type: 'DateTime', nullable: true }),
     lastError: t.exposeString('lastError', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    attempts: t.relation('attempts', { description: 'Every try, oldest first.', query: { orderBy: { id: 'asc' }, take: 50 } }),
+    attempts: t.relation('attempts', {
+      description: 'Every try, oldest first (at most 50).',
+      query: { orderBy: { id: 'asc' }, take: 50 },
+      complexity: { field: 1, multiplier: 50 },
+    }),
   }),
 });
 
 builder.queryField('deliveries', (t) =>
-  t.withAuth({ signedIn: true }).prismaConnection(
+  t.withAuth({ signedIn: true }).connection(
     {
-      type: 'Delivery',
-      cursor: 'id',
-      defaultSize: 20,
-      maxSize: 100,
-      description: 'Deliveries of your events to your external channels, newest first.',
+      type: DeliveryRef,
+      description: 'Deliveries of your events to your external channels, newest first (at most 100 per page).',
       args: { status: t.arg({ type: [DeliveryStatusEnum], required: false }) },
-      resolve: (query, _root, args, context) => {
-        if (query.cursor && !isUuid(String(query.cursor.id))) throw new GraphQLError('invalid pagination cursor');
-        return context.db.delivery.findMany({
-          ...query,
-          where: { userId: context.viewer.userId, ...(args.status ? { status: { in: args.status } } : {}) },
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        });
-      },
+      complexity: (args) => ({ field: 1, multiplier: pageSize(args) }),
+      resolve: (_root, args, context, info) =>
+        resolveCursorConnection<Promise<Delivery[]>>(
+          { args, defaultSize: 20, maxSize: 100, toCursor: (delivery) => encodeCursor('Delivery', { key: delivery.createdAt, id: delivery.id }) },
+          ({ after, before, limit, inverted }) =>
+            context.db.delivery.findMany({
+              ...queryFromInfo({ context, info, path: ['edges', 'node'] }),
+              where: {
+                AND: [
+                  { userId: context.viewer.userId },
+                  args.status ? { status: { in: args.status } } : {},
+                  // Newest first: "after" a cursor means created earlier.
+                  after ? keysetCondition('createdAt', decodeCursor('Delivery', after, 'after'), 'lt') : {},
+                  before ? keysetCondition('createdAt', decodeCursor('Delivery', before, 'before'), 'gt') : {},
+                ],
+              },
+              orderBy: inverted ? [{ createdAt: 'asc' }, { id: 'asc' }] : [{ createdAt: 'desc' }, { id: 'desc' }],
+              take: limit,
+            }),
+        ),
     },
     { name: 'DeliveryConnection' },
     { name: 'DeliveryEdge' },

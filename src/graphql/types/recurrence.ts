@@ -31,6 +31,8 @@ const RecurrenceRef = builder.objectRef<RecurrenceShape>('Recurrence').implement
       type: ['DateTime'],
       description: 'Deadlines of the occurrences after this one, per the rule (at most 20; empty once the series is not active).',
       args: { first: t.arg.int({ required: false, defaultValue: 5 }) },
+      // Expanding the rule is CPU work (a few milliseconds), priced like a page of that many items.
+      complexity: (args) => ({ field: 10, multiplier: Math.min(Math.max(args.first ?? 5, 0), 20) }),
       resolve: (recurrence, { first }) =>
         upcomingOccurrences(recurrence.series, recurrence.occurrence, Math.max(0, first ?? 5)).map((occurrence) => occurrence.deadline),
     }),

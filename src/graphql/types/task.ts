@@ -1,7 +1,10 @@
+import { queryFromInfo } from '@pothos/plugin-prisma';
+import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { NotFoundError } from '../../domain/errors.js';
-import { GraphQLError } from 'graphql';
-import { isUuid, ownedTasks } from '../../domain/ownership.js';
+import { ownedTasks } from '../../domain/ownership.js';
+import type { Task } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
+import { decodeCursor, encodeCursor, keysetCondition, pageSize } from '../cursors.js';
 import { databaseIdOf } from '../global-ids.js';
 import { TASK_LOOKUP_ERRORS } from './errors.js';
 import { TaskStatusEnum } from './task-status.js';
@@ -15,7 +18,8 @@ export const TaskRef = builder.prismaNode('Task', {
   findUnique: (id, context) => ({ id, ...ownedTasks(context.viewer) }),
   fields: (t) => ({
     title: t.exposeString('title'),
-    description: t.exposeString('description', { nullable: true }),
+    // Up to 5,000 characters where a title has 200: it weighs more in a query's cost.
+    description: t.exposeString('description', { nullable: true, complexity: 10 }),
     deadline: t.expose('deadline', { type: 'DateTime' }),
     status: t.expose('status', { type: TaskStatusEnum }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -23,6 +27,7 @@ export const TaskRef = builder.prismaNode('Task', {
     reminders: t.relation('reminders', {
       description: 'All reminders of the task, earliest first (at most 25).',
       query: { orderBy: [{ triggerAt: 'asc' }, { id: 'asc' }] },
+      complexity: { field: 1, multiplier: 25 },
     }),
   }),
 });
@@ -52,28 +57,35 @@ builder.queryField('task', (t) =>
 );
 
 builder.queryField('tasks', (t) =>
-  t.withAuth({ signedIn: true }).prismaConnection({
-    type: 'Task',
-    cursor: 'id',
-    defaultSize: 20,
-    maxSize: 100,
-    description: 'Your tasks, earliest deadline first.',
-    args: { filter: t.arg({ type: TaskFilter, required: false }) },
-    resolve: (query, _root, args, context) => {
-      // Cursors come from clients; one that does not hold a task id is a client error, not a database error.
-      if (query.cursor && !isUuid(String(query.cursor.id))) throw new GraphQLError('invalid pagination cursor');
-      return context.db.task.findMany({
-        ...query,
-        where: {
-          ...ownedTasks(context.viewer),
-          ...(args.filter?.status ? { status: { in: args.filter.status } } : {}),
-          deadline: {
-            ...(args.filter?.deadlineAfter ? { gte: args.filter.deadlineAfter } : {}),
-            ...(args.filter?.deadlineBefore ? { lt: args.filter.deadlineBefore } : {}),
-          },
-        },
-        orderBy: [{ deadline: 'asc' }, { id: 'asc' }],
-      });
+  t.withAuth({ signedIn: true }).connection(
+    {
+      type: TaskRef,
+      description: 'Your tasks, earliest deadline first (at most 100 per page).',
+      args: { filter: t.arg({ type: TaskFilter, required: false }) },
+      complexity: (args) => ({ field: 1, multiplier: pageSize(args) }),
+      resolve: (_root, args, context, info) =>
+        resolveCursorConnection<Promise<Task[]>>(
+          { args, defaultSize: 20, maxSize: 100, toCursor: (task) => encodeCursor('Task', { key: task.deadline, id: task.id }) },
+          ({ after, before, limit, inverted }) =>
+            context.db.task.findMany({
+              // The selections of `edges.node` (reminders...), in this one query.
+              ...queryFromInfo({ context, info, path: ['edges', 'node'] }),
+              where: {
+                AND: [
+                  ownedTasks(context.viewer),
+                  args.filter?.status ? { status: { in: args.filter.status } } : {},
+                  args.filter?.deadlineAfter ? { deadline: { gte: args.filter.deadlineAfter } } : {},
+                  args.filter?.deadlineBefore ? { deadline: { lt: args.filter.deadlineBefore } } : {},
+                  after ? keysetCondition('deadline', decodeCursor('Task', after, 'after'), 'gt') : {},
+                  before ? keysetCondition('deadline', decodeCursor('Task', before, 'before'), 'lt') : {},
+                ],
+              },
+              orderBy: inverted ? [{ deadline: 'desc' }, { id: 'desc' }] : [{ deadline: 'asc' }, { id: 'asc' }],
+              take: limit,
+            }),
+        ),
     },
-  }, { name: 'TaskConnection' }, { name: 'TaskEdge' }),
+    { name: 'TaskConnection' },
+    { name: 'TaskEdge' },
+  ),
 );

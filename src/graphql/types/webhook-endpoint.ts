@@ -16,6 +16,7 @@ builder.queryField('webhookEndpoints', (t) =>
   t.withAuth({ signedIn: true }).prismaField({
     type: ['WebhookEndpoint'],
     description: 'Your webhook endpoints (at most 10).',
+    complexity: { field: 1, multiplier: 10 },
     resolve: (query, _root, _args, context) =>
       context.db.webhookEndpoint.findMany({ ...query, where: { userId: context.viewer.userId }, orderBy: { createdAt: 'asc' } }),
   }),

@@ -1,0 +1,198 @@
+/**
+ * Faults of PostgreSQL itself, on a server of this file's own (helpers/scratch-postgres.ts), never
+ * the shared one: a crash (`pg_ctl stop -m immediate`) in the middle of a burst, a crash while a
+ * webhook is in flight so that its outcome cannot be recorded, and a server and a worker started
+ * before their PostgreSQL. The processes are the real entry points (`npm run worker`, `npm start`).
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../src/db/migrate.js';
+import { cleanUpDispatchers, eventually, firedCount, sleep, spawnChildDispatcher, spawnEntryPoint, withMessage, workerEnv } from './helpers/dispatcher.js';
+import { createScratchPostgres, freePort, type ScratchPostgres } from './helpers/scratch-postgres.js';
+
+let server: ScratchPostgres;
+let pool: pg.Pool | undefined;
+
+beforeAll(async () => {
+  server = await createScratchPostgres();
+}, 120_000);
+
+afterEach(async () => {
+  await cleanUpDispatchers();
+  await pool?.end().catch(() => undefined);
+  pool = undefined;
+});
+
+afterAll(async () => {
+  await server?.destroy();
+});
+
+/** A fresh, migrated database on the scratch server (started), and a pool on it. */
+async function freshDatabase(): Promise<{ url: string; pool: pg.Pool }> {
+  await server.start();
+  const name = `tickler_fault_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: server.url() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = server.url(name);
+  await migrate(url);
+  pool = new pg.Pool({ connectionString: url, max: 3 });
+  // The pool's idle connections die with every crash; that is expected here.
+  pool.on('error', () => undefined);
+  return { url, pool };
+}
+
+/** A user with `count` due reminders (an hour overdue), one task each; returns the reminder ids. */
+async function seedDue(db: pg.Pool, count: number): Promise<{ userId: string; ids: string[] }> {
+  const { rows: users } = await db.query<{ id: string }>(`INSERT INTO users (subject, email) VALUES ($1, NULL) RETURNING id`, [`fault-${randomUUID()}`]);
+  const userId = users[0]?.id ?? '';
+  const { rows } = await db.query<{ id: string }>(
+    `WITH t AS (
+       INSERT INTO tasks (owner_id, title, deadline)
+       SELECT $1::uuid, 'fault ' || g, now() + interval '1 day' FROM generate_series(1, $2::int) g RETURNING id
+     )
+     INSERT INTO reminders (task_id, trigger_at) SELECT id, now() - interval '1 hour' FROM t RETURNING id`,
+    [userId, count],
+  );
+  return { userId, ids: rows.map((row) => row.id) };
+}
+
+async function summary(db: pg.Pool, ids: readonly string[]): Promise<{ sent: number; events: number; twice: number; lastFiredAt: number }> {
+  const { rows } = await db.query<{ sent: number; events: number; twice: number; last_fired_at: Date | null }>(
+    `SELECT (SELECT count(*)::int FROM reminders WHERE id = ANY($1::uuid[]) AND status = 'SENT') AS sent,
+            (SELECT count(*)::int FROM events WHERE reminder_id = ANY($1::uuid[])) AS events,
+            (SELECT count(*)::int FROM (SELECT reminder_id FROM events WHERE reminder_id = ANY($1::uuid[]) GROUP BY reminder_id HAVING count(*) > 1) d) AS twice,
+            (SELECT max(fired_at) FROM reminders WHERE id = ANY($1::uuid[])) AS last_fired_at`,
+    [ids],
+  );
+  const row = rows[0];
+  return { sent: row?.sent ?? 0, events: row?.events ?? 0, twice: row?.twice ?? 0, lastFiredAt: row?.last_fired_at?.getTime() ?? 0 };
+}
+
+describe('PostgreSQL crashes', () => {
+  it('restarted with -m immediate in the middle of a burst: every reminder fires exactly once, seconds after it is back', async () => {
+    const { url, pool: db } = await freshDatabase();
+    const { ids } = await seedDue(db, 20_000);
+    const worker = await spawnChildDispatcher({ databaseUrl: url, batchSize: 1000 });
+    await worker.waitForLine('the worker to fire a batch', withMessage('reminders fired'), 60_000);
+    await server.crash();
+    await worker.waitForLine('the worker to notice', withMessage('dispatcher pass failed; retrying'), 30_000);
+    await server.start();
+    const backAt = Date.now();
+    const done = await eventually(
+      'all 20000 reminders to fire',
+      async () => {
+        const current = await summary(db, ids).catch(() => undefined);
+        return current && current.sent === ids.length ? current : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
+    const afterBackMs = done.lastFiredAt - backAt;
+    console.log(`PostgreSQL -m immediate mid-burst: all 20000 fired ${afterBackMs} ms after it was back (worker logged ${firedCount(worker)})`);
+    expect(done).toMatchObject({ sent: 20_000, events: 20_000, twice: 0 });
+    // Its own retry (backoff up to 5 s), not the 5-minute lease or anyone's dead-after.
+    expect(afterBackMs).toBeLessThan(30_000);
+    expect(firedCount(worker)).toBe(20_000);
+  }, 300_000);
+
+  it('a webhook delivered while PostgreSQL crashes: the outcome is recorded seconds after it is back, under the same webhook-id', async () => {
+    const { url, pool: db } = await freshDatabase();
+    const received: Array<{ webhookId: string; at: number }> = [];
+    let crashed: Promise<void> | undefined;
+    const receiver = http.createServer((request, response) => {
+      request.resume();
+      received.push({ webhookId: String(request.headers['webhook-id']), at: Date.now() });
+      // The first request takes the database down before it is answered: the worker then holds an
+      // outcome it cannot record.
+      crashed ??= server.crash();
+      void crashed.then(() => response.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (receiver.address() as AddressInfo).port;
+      const { userId, ids } = await seedDue(db, 1);
+      await db.query(`INSERT INTO webhook_endpoints (user_id, url, secret) VALUES ($1, $2, $3)`, [
+        userId,
+        `http://127.0.0.1:${port}/hook`,
+        `whsec_${Buffer.from(randomUUID()).toString('base64')}`,
+      ]);
+      const worker = await spawnChildDispatcher({ databaseUrl: url, env: { WEBHOOK_ALLOW_LOOPBACK: 'true' } });
+      await worker.waitForLine('the worker to fail to record the outcome', withMessage('could not record delivery outcome; retrying'), 60_000);
+      await sleep(500);
+      await server.start();
+      const backAt = Date.now();
+      const delivery = await eventually(
+        'the delivery to be settled',
+        async () => {
+          const { rows } = await db
+            .query<{ status: string; updated_at: Date; attempt: number }>(
+              `SELECT d.status::text AS status, d.updated_at, d.attempt FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.reminder_id = $1`,
+              [ids[0]],
+            )
+            .catch(() => ({ rows: [] }));
+          return rows[0]?.status === 'SENT' ? rows[0] : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 100 },
+      );
+      const settledAfterMs = delivery.updated_at.getTime() - backAt;
+      console.log(`delivery outcome across a crash: settled ${settledAfterMs} ms after PostgreSQL was back; ${received.length} request(s)`);
+      // Seconds, not the 5-minute lease.
+      expect(settledAfterMs).toBeLessThan(30_000);
+      expect(received.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(received.map((request) => request.webhookId)).size).toBe(1);
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  }, 300_000);
+});
+
+describe('start-up before the database', () => {
+  it('a server and a worker started before their PostgreSQL wait for it (with /health answering), then serve and fire', async () => {
+    await server.crash(); // whatever a previous test left running: this one starts with no server at all
+    const name = `tickler_early_${randomUUID().slice(0, 8)}`;
+    const url = server.url(name);
+    const port = await freePort();
+    const apiServer = spawnEntryPoint('src/server/main.ts', {
+      ...workerEnv({ databaseUrl: url }),
+      MIGRATE_ON_START: 'true',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DISPATCHER: 'false',
+    });
+    const worker = spawnEntryPoint('src/dispatcher/main.ts', { ...workerEnv({ databaseUrl: url }), MIGRATE_ON_START: 'true' });
+    await apiServer.waitForLine('the server to wait', withMessage('database not reachable yet; waiting'), 60_000);
+    await worker.waitForLine('the worker to wait', withMessage('database not reachable yet; waiting'), 60_000);
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(503);
+
+    await server.start();
+    const admin = new pg.Client({ connectionString: server.url() });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.end();
+    await apiServer.waitForLine('the server to be ready', withMessage('Tickler is ready'), 60_000);
+    await worker.waitForLine('the worker to run', withMessage('Tickler worker is running'), 60_000);
+    expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+
+    pool = new pg.Pool({ connectionString: url, max: 2 });
+    pool.on('error', () => undefined);
+    const { ids } = await seedDue(pool, 3);
+    const done = await eventually(
+      'the reminders to fire',
+      async () => {
+        const current = await summary(pool as pg.Pool, ids);
+        return current.sent === 3 ? current : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    expect(done).toMatchObject({ events: 3, twice: 0 });
+    expect(firedCount(worker)).toBe(3);
+    expect(await apiServer.stop()).toBe(0);
+    expect(await worker.stop()).toBe(0);
+  }, 300_000);
+});
