@@ -47,7 +47,7 @@ describe('JWKS verification', () => {
     const verify = createTokenVerifier(settings());
     const claims = { sub: 'provider|42', iss: 'https://id.example', aud: 'tickler' };
     const verified = await verify(await providerToken(rsaKey, 'RS256', 'rsa-1', claims));
-    expect(verified).toEqual({ subject: 'provider|42', email: null, expiresAt: expect.any(Date) });
+    expect(verified).toEqual({ subject: 'provider|42', email: null, expiresAt: expect.any(Date), zoneinfo: null });
     // `exp` is 5 minutes after issue, in whole seconds.
     expect(Math.abs(verified.expiresAt.getTime() - (Date.now() + 300_000))).toBeLessThan(60_000);
     expect(await verify(await providerToken(ecKey, 'ES256', 'ec-1', claims))).toMatchObject({ subject: 'provider|42' });

@@ -12,6 +12,8 @@ export interface VerifiedToken {
   email: string | null;
   /** The token's `exp`: a graphql-ws socket opened with it is closed (4403) at this moment. */
   expiresAt: Date;
+  /** The OpenID Connect `zoneinfo` claim, unchecked (the user's zone on first sight, if valid). */
+  zoneinfo: string | null;
 }
 
 export class AuthenticationError extends Error {}
@@ -56,8 +58,9 @@ export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
       const reason = value === null ? null : unstorableTextReason(value);
       if (reason !== null) throw new AuthenticationError(`token claim "${claim}" ${reason}`);
     }
+    const zoneinfo = typeof payload.zoneinfo === 'string' ? payload.zoneinfo : null;
     // `exp` is required by jwtVerify above, so it is a number here.
-    return { subject, email, expiresAt: new Date((payload.exp ?? 0) * 1000) };
+    return { subject, email, expiresAt: new Date((payload.exp ?? 0) * 1000), zoneinfo };
   };
 }
 
@@ -73,9 +76,9 @@ export function bearerToken(header: string | null | undefined): string | undefin
 export async function signToken(
   secret: string,
   subject: string,
-  options: { expiresIn?: string | number; email?: string; issuer?: string; audience?: string } = {},
+  options: { expiresIn?: string | number; email?: string; zoneinfo?: string; issuer?: string; audience?: string } = {},
 ): Promise<string> {
-  let jwt = new SignJWT(options.email ? { email: options.email } : {})
+  let jwt = new SignJWT({ ...(options.email ? { email: options.email } : {}), ...(options.zoneinfo ? { zoneinfo: options.zoneinfo } : {}) })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(subject)
     .setIssuedAt()

@@ -8,6 +8,8 @@
  *   between statements, so a dispatcher that dies, pauses or loses its connection strands nothing:
  *   an aborted statement leaves its rows as they were, for anyone. A failed statement is retried
  *   by this dispatcher at once, then with backoff up to a few seconds.
+ * - **Recurring tasks**: after firing, the newest occurrence of each series whose deadline passed
+ *   gets its successor (advance-series.ts); a series' deadline counts as a due time when sleeping.
  * - **Heartbeat**: each dispatcher records that it is alive; the heartbeat also hands back delivery
  *   claims older than the lease or held by a dispatcher silent for longer than its dead-after.
  * - **Schedule**: a recursive setTimeout, never setInterval: one pass finishes before the next is
@@ -23,6 +25,7 @@ import { DeliveryWorker, type DeliveryOptions } from '../delivery/worker.js';
 import { log } from '../logger.js';
 import { metrics } from '../metrics/registry.js';
 import type { Notifier } from '../notifiers/notifier.js';
+import { advanceDueSeries } from './advance-series.js';
 import { fireDueReminders, type FiredEvent } from './sql/fire-reminders.js';
 import { heartbeatAndRecover } from './sql/heartbeat-and-recover.js';
 import { nextDue } from './sql/next-due.js';
@@ -181,11 +184,12 @@ export class Dispatcher {
     try {
       this.wakeDuringPass = false;
       const firedUpTo = await this.fireDue();
+      await advanceDueSeries(this.db);
       const claimedUpTo = await this.deliveries.startDue();
       const due = await nextDue(this.db, { reminders: firedUpTo, deliveries: claimedUpTo ?? firedUpTo });
       this.clockOffsetMs = due.databaseNow.getTime() - Date.now();
       const deliveriesMatter = this.deliveries.capacity() > 0;
-      for (const inMs of [due.reminderInMs, deliveriesMatter ? due.deliveryInMs : null]) {
+      for (const inMs of [due.reminderInMs, due.seriesInMs, deliveriesMatter ? due.deliveryInMs : null]) {
         if (inMs !== null) delayMs = Math.min(delayMs, Math.max(0, inMs));
       }
       if (due.remindersSkipped || (deliveriesMatter && due.deliveriesSkipped)) {

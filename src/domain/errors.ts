@@ -16,6 +16,10 @@ export const ErrorCode = {
   DUPLICATE_REMINDER: 'DUPLICATE_REMINDER',
   /** The task is completed or cancelled and can no longer change. */
   TASK_NOT_ACTIVE: 'TASK_NOT_ACTIVE',
+  /** Only a reminder that has fired can be snoozed. */
+  REMINDER_NOT_FIRED: 'REMINDER_NOT_FIRED',
+  /** The fired reminder already has a snooze; it arms one firing only. */
+  ALREADY_SNOOZED: 'ALREADY_SNOOZED',
   /** The user already has as many active tasks as their quota allows. */
   TOO_MANY_TASKS: 'TOO_MANY_TASKS',
   /**

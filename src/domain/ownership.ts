@@ -30,6 +30,8 @@ export interface LockedTask {
   id: string;
   status: 'ACTIVE' | 'COMPLETED' | 'CANCELED';
   deadline: Date;
+  /** IANA zone of the task's local reminders. */
+  timeZone: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export interface LockedTask {
 export async function lockOwnedTask(tx: Transaction, viewer: Viewer, taskId: string): Promise<LockedTask> {
   if (!isUuid(taskId)) throw new NotFoundError('Task');
   const rows = await tx.$queryRaw<LockedTask[]>`
-    SELECT id, status::text AS status, deadline
+    SELECT id, status::text AS status, deadline, time_zone AS "timeZone"
     FROM tasks
     WHERE id = ${taskId}::uuid AND owner_id = ${viewer.userId}::uuid
     FOR UPDATE`;

@@ -5,9 +5,10 @@ import { DuplicateReminderError, NotFoundError, TaskNotActiveError } from './err
 import { isUuid, lockOwnedTask, ownedReminders } from './ownership.js';
 import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
 import { isUniqueViolation } from './prisma-errors.js';
+import { specColumns } from './local-reminders.js';
 import { inTaskTransaction } from './task-queue.js';
 import { inTransaction } from './transactions.js';
-import type { Viewer } from './types.js';
+import type { LocalReminderInput, Viewer } from './types.js';
 import { checkReminderCount, checkTrigger, parseOrThrow, reminderSpecSchema, toReminderSpec, triggerTimeOf } from './validation.js';
 
 const REMINDER_UNIQUE_CONSTRAINT = 'reminders_task_id_trigger_at_key';
@@ -31,7 +32,7 @@ export async function addReminder(
   db: Database,
   viewer: Viewer,
   taskId: string,
-  input: { at?: Date | null; secondsBeforeDeadline?: number | null },
+  input: { at?: Date | null; secondsBeforeDeadline?: number | null; local?: LocalReminderInput | null },
   policy: DomainPolicy = DEFAULT_POLICY,
 ): Promise<Reminder> {
   const spec = toReminderSpec(parseOrThrow(reminderSpecSchema, input, 'reminder'));
@@ -41,11 +42,11 @@ export async function addReminder(
       inTaskTransaction(db, viewer, taskId, policy, async (tx, now) => {
         const task = await lockOwnedTask(tx, viewer, taskId);
         if (task.status !== 'ACTIVE') throw new TaskNotActiveError(task.status);
-        triggerAt = triggerTimeOf(spec, task.deadline);
+        triggerAt = triggerTimeOf(spec, task.deadline, task.timeZone);
         checkTrigger(triggerAt, task.deadline, now, 'reminder');
         checkReminderCount((await tx.reminder.count({ where: { taskId } })) + 1, 'reminder');
         return tx.reminder.create({
-          data: { taskId, triggerAt, offsetSeconds: spec.kind === 'relative' ? spec.secondsBeforeDeadline : null },
+          data: { taskId, triggerAt, ...specColumns(spec) },
         });
       }),
     () => triggerAt,

@@ -7,9 +7,13 @@ import type { Database } from '../db/client.js';
 import type { Task } from '../generated/prisma/client.js';
 import { DuplicateReminderError, ErrorCode, ScheduleError, TaskNotActiveError, TooManyTasksError } from './errors.js';
 import { lockOwnedTask } from './ownership.js';
+import { retimeLocalReminders, specColumns } from './local-reminders.js';
 import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
+import { planSeries } from './recurrence.js';
 import { rejectingDuplicateReminders } from './reminders.js';
+import { createSeries, horizonFrom, notifyDeadline, onOccurrenceFinished } from './series.js';
 import { inTaskTransaction } from './task-queue.js';
+import { parseTimeZone, viewerTimeZone } from './time-zones.js';
 import { inTransaction, type Transaction } from './transactions.js';
 import type { CreateTaskInput, UpdateTaskInput, Viewer } from './types.js';
 import {
@@ -26,31 +30,42 @@ import {
 
 /**
  * Creates a task with its reminders: all of them, or, if any one is invalid, nothing. Refused with
- * TOO_MANY_TASKS when the user already has `policy.maxActiveTasksPerUser` active tasks.
+ * TOO_MANY_TASKS when the user already has `policy.maxActiveTasksPerUser` active tasks. With a
+ * recurrence rule the task is the first occurrence of a new series (series.ts), and its deadline
+ * the rule's first occurrence at or after `input.deadline`.
  */
 export async function createTask(db: Database, viewer: Viewer, input: CreateTaskInput, policy: DomainPolicy = DEFAULT_POLICY): Promise<Task> {
   const title = parseOrThrow(titleSchema, input.title, 'title');
   const description = parseOrThrow(descriptionSchema, input.description, 'description');
   const specs = parseOrThrow(reminderListSchema, input.reminders ?? [], 'reminders').map(toReminderSpec);
   checkReminderCount(specs.length, 'reminders');
+  const ownZone = input.timeZone != null ? parseTimeZone(input.timeZone, 'timeZone') : null;
   return rejectingDuplicateReminders(() =>
     inTransaction(db, policy.transactions, async (tx, now) => {
       checkDeadline(input.deadline, now);
+      const timeZone = ownZone ?? (await viewerTimeZone(tx, viewer));
+      const plan = input.recurrence ? planSeries(input.recurrence.rule, timeZone, input.deadline, horizonFrom(now)) : null;
+      const deadline = plan?.first.deadline ?? input.deadline;
+      if (plan) checkDeadline(deadline, now);
       const seen = new Set<number>();
       const reminders = specs.map((spec, index) => {
-        const triggerAt = triggerTimeOf(spec, input.deadline);
-        checkTrigger(triggerAt, input.deadline, now, `reminders.${index}`);
+        const triggerAt = triggerTimeOf(spec, deadline, timeZone);
+        checkTrigger(triggerAt, deadline, now, `reminders.${index}`);
         if (seen.has(triggerAt.getTime())) throw new DuplicateReminderError(triggerAt);
         seen.add(triggerAt.getTime());
-        return { triggerAt, offsetSeconds: spec.kind === 'relative' ? spec.secondsBeforeDeadline : null };
+        return { triggerAt, ...specColumns(spec) };
       });
       await checkActiveTaskQuota(tx, viewer, policy.maxActiveTasksPerUser);
+      const series = plan ? await createSeries(tx, viewer, plan, timeZone) : null;
+      if (series) await notifyDeadline(tx, deadline);
       return tx.task.create({
         data: {
           ownerId: viewer.userId,
           title,
           description: description ?? null,
-          deadline: input.deadline,
+          deadline,
+          timeZone,
+          ...(series && plan ? { seriesId: series.id, occurrence: plan.first.number } : {}),
           reminders: { create: reminders },
         },
       });
@@ -93,10 +108,11 @@ export async function updateTask(
       if (moved) {
         const pending = await tx.reminder.findMany({
           where: { taskId, status: 'PENDING' },
-          select: { id: true, triggerAt: true, offsetSeconds: true },
+          select: { id: true, triggerAt: true, offsetSeconds: true, localDaysBefore: true },
           orderBy: { triggerAt: 'asc' },
         });
         for (const reminder of pending) {
+          if (reminder.localDaysBefore !== null) continue; // checked by retimeLocalReminders below
           if (reminder.offsetSeconds === null) {
             if (reminder.triggerAt.getTime() > deadline.getTime()) {
               throw new ScheduleError(
@@ -123,6 +139,7 @@ export async function updateTask(
           UPDATE reminders
           SET trigger_at = ${deadline}::timestamptz - make_interval(secs => offset_seconds), updated_at = now()
           WHERE task_id = ${taskId}::uuid AND status = 'PENDING' AND offset_seconds IS NOT NULL`;
+        await retimeLocalReminders(tx, taskId, deadline, task.timeZone, now);
       }
       return updated;
     }),
@@ -137,7 +154,7 @@ type FinalStatus = 'COMPLETED' | 'CANCELED';
  * record the reminder as sent. Repeating the same call is harmless.
  */
 async function finishTask(db: Database, viewer: Viewer, taskId: string, status: FinalStatus, policy: DomainPolicy): Promise<Task> {
-  return inTaskTransaction(db, viewer, taskId, policy, async (tx) => {
+  return inTaskTransaction(db, viewer, taskId, policy, async (tx, now) => {
     const task = await lockOwnedTask(tx, viewer, taskId);
     if (task.status !== 'ACTIVE' && task.status !== status) throw new TaskNotActiveError(task.status);
     if (task.status === 'ACTIVE') {
@@ -145,6 +162,7 @@ async function finishTask(db: Database, viewer: Viewer, taskId: string, status: 
         where: { taskId, status: { in: ['PENDING', 'PROCESSING'] } },
         data: { status: 'CANCELED', claimedBy: null, claimedAt: null },
       });
+      await onOccurrenceFinished(tx, taskId, status, now);
     }
     return tx.task.update({ where: { id: taskId }, data: { status } });
   });

@@ -17,6 +17,8 @@
  * - **Deep cancellation**: the task and all its not-yet-fired reminders change in one transaction.
  */
 
+import type { LocalReminderSpec } from './local-reminders.js';
+
 export interface Viewer {
   userId: string;
   subject: string;
@@ -24,13 +26,26 @@ export interface Viewer {
 
 export type ReminderSpec =
   | { kind: 'absolute'; at: Date }
-  | { kind: 'relative'; secondsBeforeDeadline: number };
+  | { kind: 'relative'; secondsBeforeDeadline: number }
+  | LocalReminderSpec;
+
+/** "N days before at HH:MM local, minus M minutes" (see local-reminders.ts). */
+export interface LocalReminderInput {
+  daysBefore: number;
+  /** `HH:MM`; omitted: the deadline's local time. */
+  at?: string | null;
+  minutesBefore?: number | null;
+}
 
 export interface CreateTaskInput {
   title: string;
   description?: string | null;
   deadline: Date;
-  reminders?: ReadonlyArray<{ at?: Date | null; secondsBeforeDeadline?: number | null }> | null;
+  reminders?: ReadonlyArray<{ at?: Date | null; secondsBeforeDeadline?: number | null; local?: LocalReminderInput | null }> | null;
+  /** IANA zone of the task; omitted: the owner's zone. */
+  timeZone?: string | null;
+  /** Makes the task recurring (see recurrence.ts). */
+  recurrence?: { rule: string } | null;
 }
 
 export interface UpdateTaskInput {

@@ -1,4 +1,5 @@
 import type { Database } from '../db/client.js';
+import { zoneFromClaim } from './time-zones.js';
 import type { Viewer } from './types.js';
 
 /**
@@ -16,12 +17,15 @@ function remember(subject: string, userId: string): void {
   knownUsers.set(subject, userId);
 }
 
-/** The user behind a verified token's `sub`, created on first sight (safe when first requests race). */
-export async function viewerForSubject(db: Database, subject: string, email: string | null): Promise<Viewer> {
+/**
+ * The user behind a verified token's `sub`, created on first sight (safe when first requests race)
+ * with the token's `email` and, when it names an IANA zone, its `zoneinfo` (else UTC).
+ */
+export async function viewerForSubject(db: Database, subject: string, email: string | null, zoneinfo: string | null = null): Promise<Viewer> {
   const cached = knownUsers.get(subject);
   if (cached !== undefined) return { userId: cached, subject };
   const rows = await db.$queryRaw<Array<{ id: string }>>`
-    INSERT INTO users (subject, email) VALUES (${subject}, ${email})
+    INSERT INTO users (subject, email, time_zone) VALUES (${subject}, ${email}, ${zoneFromClaim(zoneinfo)})
     ON CONFLICT (subject) DO UPDATE SET subject = EXCLUDED.subject
     RETURNING id`;
   const userId = rows[0]?.id;

@@ -6,6 +6,8 @@
 import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 import { ScheduleError, ValidationError, ErrorCode } from './errors.js';
+import { localTriggerTime } from './local-reminders.js';
+import { parseLocalTime } from './time-zones.js';
 import type { ReminderSpec } from './types.js';
 
 export const LIMITS = {
@@ -51,9 +53,16 @@ export const reminderSpecSchema = z
       .min(0, 'secondsBeforeDeadline must not be negative')
       .max(LIMITS.maxSecondsBeforeDeadline, `secondsBeforeDeadline must be at most ${LIMITS.maxSecondsBeforeDeadline}`)
       .nullish(),
+    local: z
+      .object({
+        daysBefore: z.number().int().min(0, 'daysBefore must not be negative').max(3660, 'daysBefore must be at most 3660'),
+        at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'at must be a local time of day HH:MM').nullish(),
+        minutesBefore: z.number().int().min(0, 'minutesBefore must not be negative').max(5270400, 'minutesBefore must be at most 5270400').nullish(),
+      })
+      .nullish(),
   })
-  .refine((spec) => (spec.at == null) !== (spec.secondsBeforeDeadline == null), {
-    message: 'a reminder needs exactly one of `at` or `secondsBeforeDeadline`',
+  .refine((spec) => [spec.at, spec.secondsBeforeDeadline, spec.local].filter((value) => value != null).length === 1, {
+    message: 'a reminder needs exactly one of `at`, `secondsBeforeDeadline` or `local`',
   });
 
 export const reminderListSchema = z.array(reminderSpecSchema);
@@ -95,8 +104,9 @@ export function checkDeadline(deadline: Date, now: Date, field = 'deadline'): vo
   }
 }
 
-/** The moment a reminder fires for a given deadline. */
-export function triggerTimeOf(spec: ReminderSpec, deadline: Date): Date {
+/** The moment a reminder fires for a given deadline (local reminders: reckoned in `zone`). */
+export function triggerTimeOf(spec: ReminderSpec, deadline: Date, zone = 'UTC'): Date {
+  if (spec.kind === 'local') return localTriggerTime(spec, deadline, zone);
   return spec.kind === 'absolute' ? spec.at : new Date(deadline.getTime() - spec.secondsBeforeDeadline * 1000);
 }
 
@@ -125,6 +135,10 @@ export function checkTrigger(triggerAt: Date, deadline: Date, now: Date, field: 
 
 /** Turns validated reminder input into its domain form. */
 export function toReminderSpec(input: z.infer<typeof reminderSpecSchema>): ReminderSpec {
+  if (input.local != null) {
+    const { daysBefore, at, minutesBefore } = input.local;
+    return { kind: 'local', daysBefore, timeMinute: at == null ? null : parseLocalTime(at, 'local.at'), minutesBefore: minutesBefore ?? 0 };
+  }
   return input.at != null
     ? { kind: 'absolute', at: input.at }
     : { kind: 'relative', secondsBeforeDeadline: input.secondsBeforeDeadline ?? 0 };

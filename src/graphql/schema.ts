@@ -15,6 +15,9 @@ import './types/reminder-fired.js';
 import './types/webhook-endpoint.js';
 import './types/delivery.js';
 import './mutations/webhook-endpoints.js';
+import './types/recurrence.js';
+import './types/viewer-settings.js';
+import './mutations/snooze-reminder.js';
 
 builder.queryType({});
 builder.mutationType({});

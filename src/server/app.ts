@@ -101,7 +101,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
 
   async function viewerFromToken(token: string): Promise<Viewer> {
     const verified = await verifyToken(token);
-    return viewerForSubject(db, verified.subject, verified.email);
+    return viewerForSubject(db, verified.subject, verified.email, verified.zoneinfo);
   }
 
   const rateLimit = mutationRateLimit(db, limits.mutationsPerMinute);

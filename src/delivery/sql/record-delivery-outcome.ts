@@ -30,7 +30,9 @@ export async function recordDeliveryOutcome(
       UPDATE deliveries
       SET status = ${status}::"DeliveryStatus",
           delivered_at = CASE WHEN ${status} = 'SENT' THEN now() ELSE NULL END,
-          next_attempt_at = now() + make_interval(secs => ${retryInMs / 1000}),
+          -- A retry that would fall inside the owner's quiet hours waits for their end too.
+          next_attempt_at = (SELECT tickler_quiet_hours_end(now() + make_interval(secs => ${retryInMs / 1000}), u.time_zone, u.quiet_start_minute, u.quiet_end_minute)
+                             FROM users u WHERE u.id = deliveries.user_id),
           last_error = ${attempt.error},
           claimed_by = NULL, claimed_at = NULL, updated_at = now()
       WHERE id = ${delivery.id}::uuid AND status = 'PROCESSING' AND claimed_by = ${dispatcherId} AND attempt = ${delivery.attempt}

@@ -88,14 +88,18 @@ export async function fireDueReminders(
       ORDER BY trigger_at, id
       RETURNING id, user_id, task_id, reminder_id, occurred_at
     ),
+    -- External deliveries due inside the owner's quiet hours make their first attempt when those
+    -- end (src/domain/quiet-hours.ts); the event and subscriptions are not delayed.
     webhook_deliveries AS (
-      INSERT INTO deliveries (event_id, user_id, channel, endpoint_id)
-      SELECT a.id, a.user_id, 'WEBHOOK', w.id FROM appended a JOIN webhook_endpoints w ON w.user_id = a.user_id
+      INSERT INTO deliveries (event_id, user_id, channel, endpoint_id, next_attempt_at)
+      SELECT a.id, a.user_id, 'WEBHOOK', w.id, tickler_quiet_hours_end(a.occurred_at, u.time_zone, u.quiet_start_minute, u.quiet_end_minute)
+      FROM appended a JOIN webhook_endpoints w ON w.user_id = a.user_id JOIN users u ON u.id = a.user_id
       RETURNING id
     ),
     email_deliveries AS (
-      INSERT INTO deliveries (event_id, user_id, channel)
-      SELECT a.id, a.user_id, 'EMAIL' FROM appended a JOIN users u ON u.id = a.user_id
+      INSERT INTO deliveries (event_id, user_id, channel, next_attempt_at)
+      SELECT a.id, a.user_id, 'EMAIL', tickler_quiet_hours_end(a.occurred_at, u.time_zone, u.quiet_start_minute, u.quiet_end_minute)
+      FROM appended a JOIN users u ON u.id = a.user_id
       WHERE ${options.emailEnabled} AND u.email IS NOT NULL
       RETURNING id
     ),

@@ -5,6 +5,8 @@ export interface NextDue {
   reminderInMs: number | null;
   /** Pending reminders due by `since` are still there: someone else holds them locked. */
   remindersSkipped: boolean;
+  /** Milliseconds until the newest occurrence of an active series passes its deadline after `since.reminders`; null when none. */
+  seriesInMs: number | null;
   /** Milliseconds until the earliest pending delivery after `since` may be tried; null when none. */
   deliveryInMs: number | null;
   /** Deliveries due by `since` are still pending (locked by someone else, or no slot was free for them). */
@@ -24,13 +26,16 @@ export interface NextDue {
  */
 export async function nextDue(db: Database, since: { reminders: Date; deliveries: Date }): Promise<NextDue> {
   const [row] = await db.$queryRaw<
-    Array<{ reminder_in_ms: number | null; reminders_skipped: boolean; delivery_in_ms: number | null; deliveries_skipped: boolean; now: Date }>
+    Array<{ reminder_in_ms: number | null; reminders_skipped: boolean; series_in_ms: number | null; delivery_in_ms: number | null; deliveries_skipped: boolean; now: Date }>
   >`
     SELECT
       (SELECT extract(epoch FROM (min(trigger_at) - clock_timestamp())) * 1000
          FROM reminders WHERE status = 'PENDING' AND trigger_at > ${since.reminders})::float8 AS reminder_in_ms,
       -- min() over the partial index reads one entry; EXISTS here was planned as a sequential scan.
       coalesce((SELECT min(trigger_at) FROM reminders WHERE status = 'PENDING') <= ${since.reminders}, false) AS reminders_skipped,
+      (SELECT extract(epoch FROM (min(t.deadline) - clock_timestamp())) * 1000
+         FROM task_series s JOIN tasks t ON t.series_id = s.id AND t.occurrence = s.last_occurrence
+         WHERE s.status = 'ACTIVE' AND t.status = 'ACTIVE' AND t.deadline > ${since.reminders})::float8 AS series_in_ms,
       (SELECT extract(epoch FROM (min(next_attempt_at) - clock_timestamp())) * 1000
          FROM deliveries WHERE status = 'PENDING' AND next_attempt_at > ${since.deliveries})::float8 AS delivery_in_ms,
       coalesce((SELECT min(next_attempt_at) FROM deliveries WHERE status = 'PENDING') <= ${since.deliveries}, false) AS deliveries_skipped,
@@ -38,6 +43,7 @@ export async function nextDue(db: Database, since: { reminders: Date; deliveries
   return {
     reminderInMs: row?.reminder_in_ms ?? null,
     remindersSkipped: row?.reminders_skipped ?? false,
+    seriesInMs: row?.series_in_ms ?? null,
     deliveryInMs: row?.delivery_in_ms ?? null,
     deliveriesSkipped: row?.deliveries_skipped ?? false,
     databaseNow: row?.now ?? new Date(),

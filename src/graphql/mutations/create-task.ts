@@ -4,6 +4,7 @@ import { builder } from '../builder.js';
 import { TASK_CHANGE_ERRORS } from '../types/errors.js';
 import { TaskRef } from '../types/task.js';
 import { ReminderInput } from '../types/reminder.js';
+import { RecurrenceInput } from '../types/recurrence.js';
 
 const CreateTaskInput = builder.inputType('CreateTaskInput', {
   fields: (t) => ({
@@ -11,6 +12,12 @@ const CreateTaskInput = builder.inputType('CreateTaskInput', {
     description: t.string({ required: false }),
     deadline: t.field({ type: 'DateTime' }),
     reminders: t.field({ type: [ReminderInput], required: false, description: 'At most 25.' }),
+    timeZone: t.string({ required: false, description: 'IANA zone of the task; default: yours.' }),
+    recurrence: t.field({
+      type: RecurrenceInput,
+      required: false,
+      description: "Makes the task recurring; the deadline's local time anchors the rule (its first occurrence at or after the deadline).",
+    }),
   }),
 });
 

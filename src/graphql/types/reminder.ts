@@ -1,13 +1,15 @@
 import { ownedReminders } from '../../domain/ownership.js';
 import { builder } from '../builder.js';
+import { LocalReminderInput } from './recurrence.js';
 
 export const ReminderStatusEnum = builder.enumType('ReminderStatus', {
   values: ['PENDING', 'PROCESSING', 'SENT', 'FAILED', 'CANCELED'] as const,
 });
 
 export const ReminderKindEnum = builder.enumType('ReminderKind', {
-  description: 'ABSOLUTE reminders keep their time; RELATIVE ones keep their distance to the deadline.',
-  values: ['ABSOLUTE', 'RELATIVE'] as const,
+  description:
+    'ABSOLUTE reminders keep their time; RELATIVE ones keep their distance to the deadline; LOCAL ones keep their local wall-clock time relative to it (see `local`).',
+  values: ['ABSOLUTE', 'RELATIVE', 'LOCAL'] as const,
 });
 
 export const ReminderRef = builder.prismaNode('Reminder', {
@@ -19,8 +21,8 @@ export const ReminderRef = builder.prismaNode('Reminder', {
     triggerAt: t.expose('triggerAt', { type: 'DateTime', description: 'When the reminder fires.' }),
     kind: t.field({
       type: ReminderKindEnum,
-      select: { offsetSeconds: true },
-      resolve: (reminder) => (reminder.offsetSeconds === null ? 'ABSOLUTE' : 'RELATIVE'),
+      select: { offsetSeconds: true, localDaysBefore: true },
+      resolve: (reminder) => (reminder.localDaysBefore !== null ? 'LOCAL' : reminder.offsetSeconds === null ? 'ABSOLUTE' : 'RELATIVE'),
     }),
     secondsBeforeDeadline: t.exposeInt('offsetSeconds', { nullable: true }),
     status: t.expose('status', { type: ReminderStatusEnum }),
@@ -32,9 +34,10 @@ export const ReminderRef = builder.prismaNode('Reminder', {
 });
 
 export const ReminderInput = builder.inputType('ReminderInput', {
-  description: 'Exactly one of `at` (a fixed time) or `secondsBeforeDeadline` (follows the deadline).',
+  description: 'Exactly one of `at` (a fixed time), `secondsBeforeDeadline` (follows the deadline) or `local` (local time relative to it).',
   fields: (t) => ({
     at: t.field({ type: 'DateTime', required: false }),
     secondsBeforeDeadline: t.int({ required: false }),
+    local: t.field({ type: LocalReminderInput, required: false }),
   }),
 });
