@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { AuthenticationError, bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import { DEFAULT_LIMITS, type LimitsConfig } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -20,6 +21,7 @@ import { queryLimitPlugins, type GraphQLPolicy } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import { log } from '../logger.js';
 import { mutationRateLimit } from './rate-limit.js';
+import { createDashboardRoutes, type DashboardOptions } from '../web/routes.js';
 import { checkReadiness } from './readiness.js';
 import { attachGraphQLWebSocket, type SocketContext, type SocketIdentity } from './websocket.js';
 
@@ -35,6 +37,8 @@ export interface TicklerServerOptions {
   limits?: Partial<LimitsConfig>;
   /** Introspection and "Did you mean" hints; both on when left out (tests, development). */
   graphqlPolicy?: GraphQLPolicy;
+  /** The dashboard at `/` (src/web); without options it is served with development sign-in off. */
+  dashboard?: DashboardOptions;
 }
 
 export interface TicklerServer {
@@ -105,6 +109,8 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: options.graphiql ? { title: 'Tickler' } : false,
+    // GraphiQL's scripts and styles come bundled in @graphql-yoga/render-graphiql, not from a CDN: it works offline.
+    renderGraphiQL,
     landingPage: false,
     // Internal errors reach clients as "Unexpected error."; only GraphQLErrors and typed domain errors pass.
     maskedErrors: true,
@@ -130,6 +136,8 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     },
   });
 
+  const dashboard = createDashboardRoutes(options.dashboard ?? { devTokens: undefined });
+
   let closing = false;
   const openResponses = new Set<http.ServerResponse>();
   function handle(request: http.IncomingMessage, response: http.ServerResponse, waitingForContinue: boolean): void {
@@ -147,6 +155,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       });
       return;
     }
+    if (dashboard(request, response)) return;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > MAX_BODY_BYTES) {
       refuseBody(request, response, 413, `request body is larger than ${MAX_BODY_BYTES} bytes`, !waitingForContinue);
