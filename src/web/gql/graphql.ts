@@ -68,11 +68,13 @@ export type DashboardCreateTaskMutationVariables = Exact<{
 
 
 export type DashboardCreateTaskMutation = { createTask:
+    | { __typename: 'BusyError', message: string }
     | { __typename: 'CreateTaskSuccess', task: { id: string, title: string, deadline: string, status: TaskStatus, reminders: Array<{ id: string, triggerAt: string, status: ReminderStatus, kind: ReminderKind, secondsBeforeDeadline: number | null, firedAt: string | null }> } }
     | { __typename: 'DuplicateReminderError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'ScheduleError', message: string }
     | { __typename: 'TaskNotActiveError', message: string }
+    | { __typename: 'TooManyTasksError', message: string }
     | { __typename: 'ValidationError', message: string }
    };
 
@@ -82,6 +84,7 @@ export type DashboardCompleteTaskMutationVariables = Exact<{
 
 
 export type DashboardCompleteTaskMutation = { completeTask:
+    | { __typename: 'BusyError', message: string }
     | { __typename: 'CompleteTaskSuccess' }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'TaskNotActiveError', message: string }
@@ -93,6 +96,7 @@ export type DashboardCancelTaskMutationVariables = Exact<{
 
 
 export type DashboardCancelTaskMutation = { cancelTask:
+    | { __typename: 'BusyError', message: string }
     | { __typename: 'CancelTaskSuccess' }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'TaskNotActiveError', message: string }
@@ -104,6 +108,7 @@ export type DashboardDeleteTaskMutationVariables = Exact<{
 
 
 export type DashboardDeleteTaskMutation = { deleteTask:
+    | { __typename: 'BusyError', message: string }
     | { __typename: 'DeleteTaskPayload' }
     | { __typename: 'NotFoundError', message: string }
    };
