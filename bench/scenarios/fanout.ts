@@ -253,11 +253,17 @@ async function run(context: BenchContext): Promise<Table[]> {
       ]),
     );
     const loadBefore = await loadAverage();
+    // CPU time is what a loaded machine does not change much: the server's and the clients' share of the window.
+    const serverCpuBefore = await server.cpuMs();
+    const clientCpuBefore = process.cpuUsage();
     const giveUpAt = firstTrigger + windowMs + DELIVERY_TIMEOUT_MS;
     while (Date.now() < giveUpAt && subscribers.some((subscriber) => subscriber.receipts.length === 0 && subscriber.errors.length === 0)) {
       await sleep(50);
     }
     const loadAfter = await loadAverage();
+    const serverCpuMs = (await server.cpuMs()) - serverCpuBefore;
+    const clientCpu = process.cpuUsage(clientCpuBefore);
+    const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000;
     const receipts = subscribers.flatMap((subscriber) => subscriber.receipts);
     const missing = subscribers.filter((subscriber) => subscriber.receipts.length === 0).length;
     const duplicates = subscribers.filter((subscriber) => subscriber.receipts.length > 1).length;
@@ -300,6 +306,8 @@ async function run(context: BenchContext): Promise<Table[]> {
           ['server RSS before / after', `${mib(before.rss)} / ${mib(after.rss)}`],
           ['server RSS per connection', kib(rssPerClient)],
           ['server heap per connection', kib(heapPerClient)],
+          ['server CPU per event (fire + fan-out)', `${(serverCpuMs / Math.max(1, receipts.length)).toFixed(2)} ms`],
+          ['clients\' CPU per event (bench process)', `${(clientCpuMs / Math.max(1, receipts.length)).toFixed(2)} ms`],
         ],
       },
     ];
