@@ -96,10 +96,18 @@ async function eventIdOf(taskTitle: string): Promise<string | undefined> {
 }
 
 describe('dashboard', () => {
-  it('signs in with a pasted token, fires reminders into the live feed, and resumes after a server restart without gap or duplicate', { timeout: 180_000 }, async () => {
+  it('signs in with a pasted token, fires reminders into the live feed, resumes after a server restart without gap or duplicate, and signs in with a development token', { timeout: 180_000 }, async () => {
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
     let server = await startServer(port);
+
+    // The development sign-in endpoint answers bad input with a clear 4xx.
+    const devToken = (body: string, method = 'POST') => fetch(`${baseUrl}/dev/token`, { method, headers: { 'content-type': 'application/json' }, ...(method === 'POST' ? { body } : {}) });
+    expect((await devToken('{"subject":"has space"}')).status).toBe(400);
+    expect((await devToken('not json')).status).toBe(400);
+    expect((await devToken(JSON.stringify({ subject: 'x'.repeat(2000) }))).status).toBe(413);
+    expect((await devToken('', 'GET')).status).toBe(405);
+    expect((await devToken('{"subject":"ok.user"}')).status).toBe(200);
 
     const subject = `dashboard-${randomUUID()}`;
     const token = await signToken(TEST_JWT_SECRET, subject);
@@ -188,20 +196,18 @@ describe('dashboard', () => {
     await expect.poll(() => page.locator('svg.timeline .timeline-mark', { hasText: 'Plan the week' }).count()).toBe(2);
     await screenshot(page, 'dashboard.png');
     expect(violations).toEqual([]);
-    expect(await server.stop()).toBe(0);
-    await page.close();
-  });
 
-  it('mints a development token with one click outside production', { timeout: 60_000 }, async () => {
-    const port = await freePort();
-    await startServer(port);
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
-    const subject = `dev-${randomUUID().slice(0, 8)}`;
-    await page.locator('input[name=subject]').fill(subject);
+    // Signing out forgets the token; outside production one click signs in as another user.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('textarea[name=token]').waitFor();
+    const developer = `dev-${randomUUID().slice(0, 8)}`;
+    await page.locator('input[name=subject]').fill(developer);
     await page.getByRole('button', { name: 'Mint a development token' }).click();
-    await expect.poll(() => page.locator('.subject').textContent()).toBe(subject);
+    await expect.poll(() => page.locator('.subject').textContent()).toBe(developer);
     await page.locator('.feed-status', { hasText: 'live' }).waitFor();
+    expect(await page.locator('.task').count()).toBe(0);
+
+    expect(await server.stop()).toBe(0);
     await page.close();
   });
 
