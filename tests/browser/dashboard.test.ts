@@ -148,7 +148,6 @@ describe('dashboard', () => {
     processes.push(worker);
     const awayId = await eventually('the event of "Fired while away"', () => eventIdOf('Fired while away'), 30_000);
     expect(await worker.stop()).toBe(0);
-    expect(BigInt(awayId)).toBeGreaterThan(BigInt(firstId as string));
 
     // The server comes back on the same port; the page reconnects and resumes after the last event it saw.
     server = await startServer(port);
