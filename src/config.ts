@@ -34,6 +34,8 @@ export interface Config {
     /** Keep "Did you mean …?" hints in GraphQL error messages. */
     suggestions: boolean;
   };
+  /** Offer POST /dev/token (one-click development sign-in on the dashboard); never in production. */
+  devTokens: boolean;
   /** Apply pending migrations when the server starts. */
   migrateOnStart: boolean;
   /** Seconds to wait for in-flight requests on SIGTERM before closing connections anyway. */
@@ -156,6 +158,14 @@ function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+/** DEV_TOKENS: on by default outside production when there is an HS256 secret to sign with; refused in production. */
+function devTokens(env: NodeJS.ProcessEnv, production: boolean, secret: string | undefined): boolean {
+  const wanted = flag(env, 'DEV_TOKENS', !production && secret !== undefined);
+  if (wanted && production) throw new ConfigError('DEV_TOKENS=true is refused with NODE_ENV=production: anyone could sign in as anyone');
+  if (wanted && secret === undefined) throw new ConfigError('DEV_TOKENS=true needs JWT_SECRET: development tokens are HS256-signed');
+  return wanted;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const configuredSecret = optional(env, 'JWT_SECRET');
@@ -195,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       introspection: flag(env, 'GRAPHQL_INTROSPECTION', !production),
       suggestions: flag(env, 'GRAPHQL_SUGGESTIONS', !production),
     },
+    devTokens: devTokens(env, production, secret),
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     dispatcher: {

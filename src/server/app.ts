@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { AuthenticationError, bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import { DEFAULT_LIMITS, type LimitsConfig } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -23,6 +24,7 @@ import { log, withLogContext } from '../logger.js';
 import { graphqlMetricsPlugin } from '../metrics/graphql.js';
 import { metrics, scrape } from '../metrics/registry.js';
 import { mutationRateLimit } from './rate-limit.js';
+import { createDashboardRoutes, type DashboardOptions } from '../web/routes.js';
 import { checkReadiness } from './readiness.js';
 
 import { attachGraphQLWebSocket, type SocketContext, type SocketIdentity } from './websocket.js';
@@ -39,6 +41,8 @@ export interface TicklerServerOptions {
   limits?: Partial<LimitsConfig>;
   /** Introspection and "Did you mean" hints; both on when left out (tests, development). */
   graphqlPolicy?: GraphQLPolicy;
+  /** The dashboard at `/` (src/web); without options it is served with development sign-in off. */
+  dashboard?: DashboardOptions;
 }
 
 export interface TicklerServer {
@@ -109,6 +113,8 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: options.graphiql ? { title: 'Tickler' } : false,
+    // GraphiQL's scripts and styles come bundled in @graphql-yoga/render-graphiql, not from a CDN: it works offline.
+    renderGraphiQL,
     landingPage: false,
     // Internal errors reach clients as "Unexpected error."; only GraphQLErrors and typed domain errors pass.
     maskedErrors: true,
@@ -138,6 +144,8 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     },
   });
 
+  const dashboard = createDashboardRoutes(options.dashboard ?? { devTokens: undefined });
+
   let closing = false;
   const openResponses = new Set<http.ServerResponse>();
   function handle(request: http.IncomingMessage, response: http.ServerResponse, waitingForContinue: boolean): void {
@@ -159,6 +167,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       });
       return;
     }
+    if (dashboard(request, response)) return;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > MAX_BODY_BYTES) {
       refuseBody(request, response, 413, `request body is larger than ${MAX_BODY_BYTES} bytes`, !waitingForContinue);

@@ -34,6 +34,11 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
     graphiql: config.graphiql,
     limits: config.limits,
     graphqlPolicy: config.graphql,
+    dashboard: {
+      devTokens: config.devTokens && config.jwt.secret !== undefined
+        ? { secret: config.jwt.secret, issuer: config.jwt.issuer, audience: config.jwt.audience }
+        : undefined,
+    },
   });
   const graceMs = config.shutdownGraceSeconds * 1000;
   const stopServing = async () => {
