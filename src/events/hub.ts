@@ -62,7 +62,7 @@ const REPLAY_PAGE = 500;
 const FALLBACK_POLL_MS = 10_000;
 /** Re-reads while events are held back by an older running transaction: first delay, then doubling. */
 const HELD_BACK_FIRST_MS = 20;
-const HELD_BACK_MAX_MS = 1000;
+const HELD_BACK_MAX_MS = 250;
 /** Held back this long: log it (a long transaction somewhere in the cluster delays live events). */
 const LAG_WARNING_MS = 5000;
 
