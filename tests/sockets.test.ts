@@ -12,6 +12,8 @@
  *    refuses nothing before that.
  * 5. Backpressure: a client that stops reading and sends 150 `tasks(first: 100)` queries is closed
  *    once its unsent buffer passes the bound (1 MiB here), instead of growing without bound.
+ * 6. Subscriptions over HTTP (server-sent events), which would bypass all of the above, answer
+ *    SUBSCRIPTIONS_OVER_WEBSOCKET and end; over graphql-ws the same subscription runs.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -218,5 +220,34 @@ describe('a client that stops reading', () => {
     // It never read: at most a part of the 150 answers (about 75 MB) reached it.
     expect(open.messages.filter((message) => message.type === 'next').length).toBeLessThan(150);
     expect([1006, 1013]).toContain(closed.code);
+  });
+});
+
+describe('subscriptions over HTTP', () => {
+  it('answers SUBSCRIPTIONS_OVER_WEBSOCKET over server-sent events and ends the response; graphql-ws serves it', async () => {
+    const user = await newUser('sse');
+    const requests: Array<[string, RequestInit, string]> = ['text/event-stream', 'application/json', 'application/graphql-response+json'].map((accept) => [
+      capped.url,
+      { method: 'POST', headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${user.token}` }, body: JSON.stringify({ query: SUBSCRIBE_FIRED }) },
+      `POST ${accept}`,
+    ]);
+    requests.push([
+      `${capped.url}?query=${encodeURIComponent(SUBSCRIBE_FIRED)}`,
+      { headers: { accept: 'text/event-stream', authorization: `Bearer ${user.token}` } },
+      'GET text/event-stream',
+    ]);
+    for (const [url, init, accept] of requests) {
+      const response = await fetch(url, init);
+      // text() resolves only once the server ended the response.
+      const text = await response.text();
+      expect(text, accept).toContain('SUBSCRIPTIONS_OVER_WEBSOCKET');
+      expect(text).not.toContain('"data":{"reminderFired"');
+    }
+    const open = await connect(capped.wsUrl, user.token);
+    open.send({ id: 's', type: 'subscribe', payload: { query: SUBSCRIBE_FIRED } });
+    open.send({ id: 'q', type: 'subscribe', payload: { query: '{ viewer { subject } }' } });
+    await open.next((message) => message.id === 'q');
+    expect(open.messages.filter((message) => message.id === 's')).toEqual([]);
+    open.socket.close(1000);
   });
 });

@@ -21,7 +21,7 @@ import { schema } from '../graphql/schema.js';
 import { log } from '../logger.js';
 import { mutationRateLimit } from './rate-limit.js';
 import { checkReadiness } from './readiness.js';
-import { attachGraphQLWebSocket, type SocketContext, type SocketIdentity } from './websocket.js';
+import { attachGraphQLWebSocket, subscriptionsOverWebSocketOnly, type SocketContext, type SocketIdentity } from './websocket.js';
 
 export interface TicklerServerOptions {
   db: Database;
@@ -116,7 +116,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       warn: (...args) => log.warn('yoga', { detail: args.map(String).join(' ') }),
       error: (...args) => log.error('yoga', { detail: args.map(String).join(' ') }),
     },
-    plugins: [costLimitPlugin, ...(rateLimit ? [rateLimit] : [])],
+    plugins: [costLimitPlugin, ...(rateLimit ? [rateLimit] : []), subscriptionsOverWebSocketOnly],
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
       if (initial.socketViewer) return { db, events, webhookPolicy, policy, viewer: initial.socketViewer };
       try {
