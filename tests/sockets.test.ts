@@ -5,7 +5,8 @@
  *    and after; a real server process then logs one JSON line per close and nothing on stderr (no
  *    library stack trace), and a flood of them is throttled.
  * 2. Sockets per user: with a cap of 3, a 4th socket is closed 4429; after one closes, a new one is
- *    acknowledged; another user is unaffected.
+ *    acknowledged; another user is unaffected. With the defaults, the 11th socket and the 51st
+ *    running operation are refused.
  * 3. Operations per socket: with a cap of 2, a 3rd running subscription answers
  *    TOO_MANY_SUBSCRIPTIONS on its own id; the socket stays usable; completing one frees a place.
  * 4. Token expiry: a socket is closed 4403 "token expired" when its token's `exp` passes, and
@@ -81,14 +82,16 @@ const SUBSCRIBE_FIRED = 'subscription { reminderFired { id } }';
 
 let capped: Instance;
 let backpressured: Instance;
+let defaults: Instance;
 
 beforeAll(async () => {
+  defaults = await startInstance(testDatabaseUrl(), { poolSize: 3 });
   capped = await startInstance(testDatabaseUrl(), { poolSize: 3, limits: { socketsPerUser: 3, subscriptionsPerSocket: 2 } });
   backpressured = await startInstance(testDatabaseUrl(), { poolSize: 3, limits: { subscriptionsPerSocket: 500, socketBufferedBytes: 1024 * 1024 } });
 });
 
 afterAll(async () => {
-  await Promise.all([capped?.stop(), backpressured?.stop()]);
+  await Promise.all([capped?.stop(), backpressured?.stop(), defaults?.stop()]);
 });
 
 describe('frames over 64 KiB', () => {
@@ -162,6 +165,28 @@ describe('sockets per user', () => {
       return outcome === 'ack' ? attempt : undefined;
     });
     for (const open of [...sockets.slice(1), again, otherSocket]) open.socket.close(1000);
+  });
+});
+
+describe('the default caps', () => {
+  it('take 10 sockets of one user and 50 running subscriptions on one socket, and refuse the 11th and the 51st', async () => {
+    const user = await newUser('defaults');
+    const sockets = await Promise.all(Array.from({ length: 10 }, () => connect(defaults.wsUrl, user.token)));
+    const eleventh = await openSocket(defaults.wsUrl);
+    eleventh.send({ type: 'connection_init', payload: { token: user.token } });
+    expect((await eleventh.closed).code).toBe(4429);
+
+    const open = sockets[0]!;
+    for (let index = 1; index <= 51; index += 1) open.send({ id: String(index), type: 'subscribe', payload: { query: SUBSCRIBE_FIRED } });
+    const refused = await open.next((message) => message.type === 'error');
+    expect(refused).toMatchObject({ id: '51', payload: [{ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 50 } }] });
+    open.send({ id: 'q', type: 'subscribe', payload: { query: '{ viewer { subject } }' } });
+    // The 50 still run, so a query is one too many as well; completing one makes room for it.
+    expect(await open.next((message) => message.id === 'q')).toMatchObject({ type: 'error' });
+    open.send({ id: '1', type: 'complete' });
+    open.send({ id: 'q2', type: 'subscribe', payload: { query: '{ viewer { subject } }' } });
+    expect(await open.next((message) => message.id === 'q2')).toMatchObject({ type: 'next' });
+    for (const socket of sockets) socket.socket.close(1000);
   });
 });
 
