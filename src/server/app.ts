@@ -10,6 +10,7 @@ import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { AuthenticationError, bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import { DEFAULT_LIMITS, type LimitsConfig } from '../config.js';
 import type { Database } from '../db/client.js';
+import type { Clock } from '../db/clock.js';
 import type { DomainPolicy } from '../domain/policy.js';
 import { viewerForSubject } from '../domain/users.js';
 import type { Viewer } from '../domain/types.js';
@@ -33,6 +34,8 @@ export interface TicklerServerOptions {
   graphiql: boolean;
   /** Quotas, rate limits, socket caps and lock-wait bounds; DEFAULT_LIMITS where omitted. */
   limits?: Partial<LimitsConfig>;
+  /** The clock sockets' token expiry is judged by; give the one `verifyToken` uses. Default: the host's. */
+  clock?: Clock;
 }
 
 export interface TicklerServer {
@@ -165,6 +168,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
   const sockets = attachGraphQLWebSocket({
     httpServer,
     yoga,
+    now: options.clock ? () => options.clock!.now() : Date.now,
     limits: {
       maxMessageBytes: MAX_WS_MESSAGE_BYTES,
       socketsPerUser: limits.socketsPerUser,

@@ -5,6 +5,7 @@
  */
 import { createTokenVerifier } from '../auth/tokens.js';
 import { createDispatcher, shutdownRuntime, type Runtime } from '../boot.js';
+import { DatabaseClock } from '../db/clock.js';
 import { readMigrations } from '../db/migrate.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
 import { EventHub } from '../events/hub.js';
@@ -22,11 +23,18 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
   const { config, db, listener } = runtime;
   const events = new EventHub(db, listener);
   const dispatcher = config.dispatcher.enabled ? createDispatcher(runtime) : undefined;
+  // Tokens' exp is judged by the database's clock, like every other "is it past?" (db/clock.ts).
+  const clock = new DatabaseClock(db);
+  clock.start();
   const server = createTicklerServer({
     db,
     events,
     webhookPolicy: config.webhooks,
-    verifyToken: createTokenVerifier(config.jwt),
+    verifyToken: createTokenVerifier(config.jwt, async () => {
+      await clock.ready();
+      return clock.now();
+    }),
+    clock,
     migrationNames: (await readMigrations()).map((migration) => migration.name),
     graphiql: config.graphiql,
     limits: config.limits,
@@ -38,6 +46,7 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
     dispatcher,
     stop: async () => {
       await server.close(graceMs);
+      clock.stop();
       await dispatcher?.stop(graceMs);
       await events.stop();
       await shutdownRuntime(runtime);

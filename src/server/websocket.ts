@@ -86,6 +86,8 @@ export interface GraphQLWebSocketOptions {
   limits: WebSocketLimits;
   /** Ping period in ms; a socket that does not answer a ping within one period is dropped. */
   keepAliveMs?: number;
+  /** The clock tokens are judged by (Unix ms): the database's (db/clock.ts), as for HTTP requests. */
+  now?: () => number;
 }
 
 export interface GraphQLWebSocketServer {
@@ -138,6 +140,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQLWebSocketServer {
   const { yoga, limits, authenticate } = options;
   const keepAliveMs = options.keepAliveMs ?? 12_000;
+  const now = options.now ?? Date.now;
   const throttle = new LogThrottle();
   const socketsByUser = new Map<string, Set<WebSocket>>();
 
@@ -187,7 +190,7 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
     onSubscribe: async (context, _id, payload) => {
       const identity = context.extra.identity;
       if (identity === undefined) return [new GraphQLError('not authenticated')];
-      if (Date.now() >= identity.expiresAt.getTime()) {
+      if (now() >= identity.expiresAt.getTime()) {
         closeSocket(context.extra.socket, SocketCloseCode.Forbidden, 'token expired');
         return [new GraphQLError('token expired', { extensions: { code: 'UNAUTHENTICATED' } })];
       }
@@ -232,10 +235,10 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
 
   /** Closes the socket with 4403 when its token's `exp` passes (the graphql-ws #482 class of bug). */
   function armExpiry(socket: WebSocket, expiresAt: Date): void {
-    const wait = expiresAt.getTime() - Date.now();
+    const wait = expiresAt.getTime() - now();
     const timer = setTimeout(
       () => {
-        if (Date.now() >= expiresAt.getTime()) closeSocket(socket, SocketCloseCode.Forbidden, 'token expired');
+        if (now() >= expiresAt.getTime()) closeSocket(socket, SocketCloseCode.Forbidden, 'token expired');
         else armExpiry(socket, expiresAt);
       },
       Math.max(0, Math.min(wait, MAX_TIMER_MS)),
