@@ -12,6 +12,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { AuthenticationError, bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import { DEFAULT_LIMITS, type LimitsConfig } from '../config.js';
 import type { Database } from '../db/client.js';
+import type { Clock } from '../db/clock.js';
 import type { DomainPolicy } from '../domain/policy.js';
 import { viewerForSubject } from '../domain/users.js';
 import type { Viewer } from '../domain/types.js';
@@ -26,8 +27,7 @@ import { metrics, scrape } from '../metrics/registry.js';
 import { mutationRateLimit } from './rate-limit.js';
 import { createDashboardRoutes, type DashboardOptions } from '../web/routes.js';
 import { checkReadiness } from './readiness.js';
-
-import { attachGraphQLWebSocket, type SocketContext, type SocketIdentity } from './websocket.js';
+import { attachGraphQLWebSocket, subscriptionsOverWebSocketOnly, type SocketContext, type SocketIdentity } from './websocket.js';
 
 export interface TicklerServerOptions {
   db: Database;
@@ -43,6 +43,8 @@ export interface TicklerServerOptions {
   graphqlPolicy?: GraphQLPolicy;
   /** The dashboard at `/` (src/web); without options it is served with development sign-in off. */
   dashboard?: DashboardOptions;
+  /** The clock sockets' token expiry is judged by; give the one `verifyToken` uses. Default: the host's. */
+  clock?: Clock;
 }
 
 export interface TicklerServer {
@@ -129,6 +131,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       ...queryLimitPlugins(options.graphqlPolicy ?? { introspection: true, suggestions: true }),
       graphqlMetricsPlugin(),
       ...(rateLimit ? [rateLimit] : []),
+      subscriptionsOverWebSocketOnly,
     ],
     // A query's cost depends on its variables (`first: $n`): validation results must not be reused by query text.
     parserAndValidationCache: { validationCache: false },
@@ -193,6 +196,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
   const sockets = attachGraphQLWebSocket({
     httpServer,
     yoga,
+    now: options.clock ? () => options.clock!.now() : Date.now,
     limits: {
       maxMessageBytes: MAX_WS_MESSAGE_BYTES,
       socketsPerUser: limits.socketsPerUser,

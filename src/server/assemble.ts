@@ -5,6 +5,7 @@
  */
 import { createTokenVerifier } from '../auth/tokens.js';
 import { createDispatcher, shutdownRuntime, type Runtime } from '../boot.js';
+import { DatabaseClock } from '../db/clock.js';
 import { readMigrations } from '../db/migrate.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
 import { EventHub } from '../events/hub.js';
@@ -25,11 +26,18 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
   // On the dispatcher's own pool: live events keep flowing while the API's pool is saturated.
   const events = new EventHub(dispatchDb, listener);
   const dispatcher = config.dispatcher.enabled ? createDispatcher(runtime) : undefined;
+  // Tokens' exp is judged by the database's clock, like every other "is it past?" (db/clock.ts).
+  const clock = new DatabaseClock(db);
+  clock.start();
   const server = createTicklerServer({
     db,
     events,
     webhookPolicy: config.webhooks,
-    verifyToken: createTokenVerifier(config.jwt),
+    verifyToken: createTokenVerifier(config.jwt, async () => {
+      await clock.ready();
+      return clock.now();
+    }),
+    clock,
     migrationNames: (await readMigrations()).map((migration) => migration.name),
     graphiql: config.graphiql,
     limits: config.limits,
@@ -45,6 +53,7 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
     await server.close(graceMs);
     await dispatcher?.stop(graceMs);
     await events.stop();
+    clock.stop();
   };
   return {
     server,

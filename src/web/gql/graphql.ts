@@ -7,8 +7,12 @@ import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 export type CreateTaskInput = {
   deadline: string;
   description?: string | null | undefined;
+  /** Makes the task recurring; the deadline's local time anchors the rule (its first occurrence at or after the deadline). */
+  recurrence?: RecurrenceInput | null | undefined;
   /** At most 25. */
   reminders?: Array<ReminderInput> | null | undefined;
+  /** IANA zone of the task; default: yours. */
+  timeZone?: string | null | undefined;
   title: string;
 };
 
@@ -22,15 +26,30 @@ export type DeliveryStatus =
   | 'PROCESSING'
   | 'SENT';
 
-/** Exactly one of `at` (a fixed time) or `secondsBeforeDeadline` (follows the deadline). */
+/** "daysBefore days before the deadline, at `at` local time (default: the deadline’s), minus minutesBefore minutes". */
+export type LocalReminderInput = {
+  /** HH:MM, 24-hour, local to the task zone. */
+  at?: string | null | undefined;
+  daysBefore: number;
+  minutesBefore?: number | null | undefined;
+};
+
+export type RecurrenceInput = {
+  /** RFC 5545 RRULE value: FREQ=DAILY|WEEKLY|MONTHLY|YEARLY with INTERVAL, BYDAY (1MO, -1FR), BYMONTHDAY (-1), BYMONTH, BYSETPOS, COUNT (at most 1000), UNTIL, WKST. */
+  rule: string;
+};
+
+/** Exactly one of `at` (a fixed time), `secondsBeforeDeadline` (follows the deadline) or `local` (local time relative to it). */
 export type ReminderInput = {
   at?: string | null | undefined;
+  local?: LocalReminderInput | null | undefined;
   secondsBeforeDeadline?: number | null | undefined;
 };
 
-/** ABSOLUTE reminders keep their time; RELATIVE ones keep their distance to the deadline. */
+/** ABSOLUTE reminders keep their time; RELATIVE ones keep their distance to the deadline; LOCAL ones keep their local wall-clock time relative to it (see `local`). */
 export type ReminderKind =
   | 'ABSOLUTE'
+  | 'LOCAL'
   | 'RELATIVE';
 
 export type ReminderStatus =
