@@ -313,7 +313,13 @@ describe('introspection and suggestions policy', () => {
       expect((await post(closed.url, null, '{ __typename }')).body).toEqual({ data: { __typename: 'Query' } });
 
       const typo = await post(closed.url, user.token, '{ tasks { edges { node { titel } } } }');
-      expect(typo.body.errors?.map((error) => error.message)).toEqual(['Cannot query field "titel" on type "Task". [Suggestion hidden]']);
+      expect(typo.body.errors?.map((error) => error.message)).toEqual(['Cannot query field "titel" on type "Task".']);
+      const enumLiteral = await post(closed.url, user.token, '{ deliveries(status: [SENTT]) { edges { cursor } } }');
+      expect(enumLiteral.body.errors?.map((error) => error.message)).toEqual(['Value "SENTT" does not exist in "DeliveryStatus" enum.']);
+      const enumVariable = await post(closed.url, user.token, 'query($s: [DeliveryStatus!]) { deliveries(status: $s) { edges { cursor } } }', { s: ['SENTT'] });
+      expect(enumVariable.body.errors?.map((error) => error.message)).toEqual([
+        'Variable "$s" got invalid value "SENTT" at "s[0]"; Value "SENTT" does not exist in "DeliveryStatus" enum.',
+      ]);
       expect(closed.counts).toEqual(before);
     } finally {
       await closed.stop();
@@ -321,5 +327,7 @@ describe('introspection and suggestions policy', () => {
     // The default server (development) keeps the hint.
     const open = await post(server.url, user.token, '{ tasks { edges { node { titel } } } }');
     expect(open.body.errors?.map((error) => error.message)).toEqual(['Cannot query field "titel" on type "Task". Did you mean "title"?']);
+    const enumHint = await post(server.url, user.token, '{ deliveries(status: [SENTT]) { edges { cursor } } }');
+    expect(enumHint.body.errors?.map((error) => error.message)).toEqual(['Value "SENTT" does not exist in "DeliveryStatus" enum. Did you mean the enum value "SENT"?']);
   });
 });
