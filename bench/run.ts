@@ -8,18 +8,10 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeEnvironment, startBenchServer, type BenchServer } from './lib/database.js';
+import { createContext, type Mode } from './lib/context.js';
+import { describeEnvironment, startBenchServer } from './lib/database.js';
 import { renderTable, type Table } from './lib/report.js';
 import { SCENARIOS } from './scenarios/all.js';
-
-export type Mode = 'quick' | 'full';
-
-export interface BenchContext {
-  mode: Mode;
-  server: BenchServer;
-  /** Picks the quick or the full size. */
-  size<T>(quick: T, full: T): T;
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -30,7 +22,7 @@ async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= 'warn';
 
   const server = await startBenchServer();
-  const context: BenchContext = { mode, server, size: (quick, full) => (mode === 'quick' ? quick : full) };
+  const context = createContext(mode, server);
   const sections: string[] = [];
   try {
     const environment = await describeEnvironment(server);

@@ -1,10 +1,10 @@
-/** Every scenario, in the order `npm run bench` runs them (kept apart from index.ts to avoid an import cycle). */
+/** Every scenario, in the order `npm run bench` runs them. */
 import { scenario as api } from './api.js';
 import { scenario as burst } from './burst.js';
 import { scenario as crash } from './crash.js';
 import { scenario as fanout } from './fanout.js';
 import { scenario as idle } from './idle.js';
-import type { Scenario } from './index.js';
+import type { Scenario } from '../lib/context.js';
 import { scenario as lateness } from './lateness.js';
 import { scenario as throughput } from './throughput.js';
 

@@ -20,8 +20,7 @@ import { withClient } from '../lib/database.js';
 import type { Table } from '../lib/report.js';
 import { runTool, startFixture, type FixtureProcess } from '../lib/server-process.js';
 import { ms, num, ratioHigherIsBetter, ratioLowerIsBetter } from '../lib/stats.js';
-import type { BenchContext } from '../run.js';
-import type { Scenario } from './index.js';
+import type { BenchContext, Scenario } from '../lib/context.js';
 
 const CONNECTIONS = 16;
 const SEEDED_TASKS = 60;

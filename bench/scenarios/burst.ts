@@ -18,8 +18,7 @@ import {
 } from '../lib/anchors.js';
 import { distribution, ms, num } from '../lib/stats.js';
 import { LatenessRecorder, reminderCounts, seedReminders, sleep, startDispatcher, waitUntil, type InProcessDispatcher } from '../lib/tickler.js';
-import type { BenchContext } from '../run.js';
-import type { Scenario } from './index.js';
+import type { BenchContext, Scenario } from '../lib/context.js';
 
 /** The instant is this far after seeding starts, so every item is stored (and the worker idle) before it. */
 const LEAD_MS = 3000;

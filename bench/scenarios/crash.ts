@@ -9,8 +9,7 @@ import type { Table } from '../lib/report.js';
 import { ms, num } from '../lib/stats.js';
 import { reminderCounts, seedReminders, sleep, spawnDispatcher, waitUntil } from '../lib/tickler.js';
 import { stopAll, type Fixture, type FixtureMessage } from '../fixtures/protocol.js';
-import type { BenchContext } from '../run.js';
-import type { Scenario } from './index.js';
+import type { BenchContext, Scenario } from '../lib/context.js';
 
 const ITEMS = 200;
 

@@ -25,8 +25,7 @@ import { withClient } from '../lib/database.js';
 import type { Table } from '../lib/report.js';
 import { openFilesLimit, startFixture, type FixtureMessage, type FixtureProcess } from '../lib/server-process.js';
 import { distribution, ms, num } from '../lib/stats.js';
-import type { BenchContext } from '../run.js';
-import type { Scenario } from './index.js';
+import type { BenchContext, Scenario } from '../lib/context.js';
 
 /** Clients opening their socket at once. */
 const CONNECT_CONCURRENCY = 50;

@@ -9,8 +9,7 @@ import { ANCHORS, comparisonRow, COMPARISON_COLUMNS, describeProfile, prepareAnc
 import type { Table } from '../lib/report.js';
 import { num } from '../lib/stats.js';
 import { ensureStatementStats, sleep, startDispatcher, statementTotals, topStatements, type InProcessDispatcher } from '../lib/tickler.js';
-import type { BenchContext } from '../run.js';
-import type { Scenario } from './index.js';
+import type { BenchContext, Scenario } from '../lib/context.js';
 
 /** Let start-up (migrations check, first pass, first heartbeat) finish before the window opens. */
 const SETTLE_MS = 5000;

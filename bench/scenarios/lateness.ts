@@ -36,8 +36,7 @@ import {
   type RunningTickler,
   type Subscriber,
 } from '../lib/tickler.js';
-import type { BenchContext } from '../run.js';
-import type { Scenario } from './index.js';
+import type { BenchContext, Scenario } from '../lib/context.js';
 
 /** Seeding starts this long before the first possible trigger time, so no reminder is due before it is stored. */
 const LEAD_MS = 2000;

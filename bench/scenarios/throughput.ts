@@ -9,8 +9,7 @@ import type { Table } from '../lib/report.js';
 import { ms, num } from '../lib/stats.js';
 import { costSince, readCounters, reminderCounts, seedReminders, sleep, spawnDispatcher, type WorkCost } from '../lib/tickler.js';
 import { stopAll, waitForDone, type Fixture } from '../fixtures/protocol.js';
-import type { BenchContext } from '../run.js';
-import type { Scenario } from './index.js';
+import type { BenchContext, Scenario } from '../lib/context.js';
 
 type System = 'tickler' | AnchorSystem;
 const PROFILE = 'comparable';
