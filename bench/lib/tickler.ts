@@ -4,7 +4,7 @@
  * (bench/fixtures/dispatcher.ts), a Tickler server with a graphql-ws subscriber, and the
  * measuring helpers the scenarios share (waiting, pg_stat_statements, commits and WAL).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createTokenVerifier, signToken } from '../../src/auth/tokens.js';
@@ -183,10 +183,13 @@ export async function startDispatcher(url: string, options: DispatcherOptions = 
 
 export interface DispatcherProcessOptions {
   batchSize?: number;
-  /** After its first claim, never fire: block in onClaimed forever (the crash scenario). */
-  blockAfterClaim?: boolean;
   /** Start the dispatcher only on a `start` command (after `ready`), to time the work alone. */
   waitForStart?: boolean;
+  /** Webhooks may go to loopback addresses (the bench's receiver). */
+  allowLoopback?: boolean;
+  /** Deliveries in flight in this process, and per endpoint (defaults 32 and 4). */
+  deliveryConcurrency?: number;
+  perEndpoint?: number;
   name?: string;
 }
 
@@ -197,8 +200,10 @@ export interface DispatcherProcessOptions {
 export function spawnDispatcher(url: string, options: DispatcherProcessOptions = {}): Fixture {
   const args = [`--database-url=${url}`];
   if (options.batchSize !== undefined) args.push(`--batch-size=${options.batchSize}`);
-  if (options.blockAfterClaim) args.push('--block-after-claim');
   if (options.waitForStart) args.push('--wait-for-start');
+  if (options.allowLoopback) args.push('--allow-loopback');
+  if (options.deliveryConcurrency !== undefined) args.push(`--delivery-concurrency=${options.deliveryConcurrency}`);
+  if (options.perEndpoint !== undefined) args.push(`--per-endpoint=${options.perEndpoint}`);
   return spawnFixture('dispatcher.ts', args, { name: options.name ?? 'tickler dispatcher' });
 }
 
@@ -395,3 +400,20 @@ export async function costSince(url: string, before: DatabaseCounters): Promise<
 }
 
 export { readCounters };
+
+// ---------------------------------------------------------------------------------------------
+// Webhook endpoints
+// ---------------------------------------------------------------------------------------------
+
+/** Registers a webhook endpoint for `ownerId` directly in the database (what createWebhookEndpoint stores). */
+export async function addWebhookEndpoint(url: string, ownerId: string, endpointUrl: string): Promise<string> {
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  return withClient(url, async (client) => {
+    const { rows } = await client.query<{ id: string }>(
+      'INSERT INTO webhook_endpoints (user_id, url, secret) VALUES ($1, $2, $3) RETURNING id',
+      [ownerId, endpointUrl, secret],
+    );
+    if (!rows[0]) throw new Error('could not add the webhook endpoint');
+    return rows[0].id;
+  });
+}
