@@ -6,85 +6,14 @@
  * the median reported. Workers run as child processes (bench/fixtures/dispatcher.ts,
  * anchor-worker.ts), each run alone in a fresh database.
  */
-import { addAnchorJobs, describeProfile, prepareAnchor, spawnAnchor, unfinishedJobs, type AnchorSystem } from '../lib/anchors.js';
+import { describeProfile, type AnchorSystem } from '../lib/anchors.js';
+import { BACKLOG_ANCHOR_PROFILE as PROFILE, runBacklog as runOnce, type BacklogRun as RunResult } from '../lib/backlog.js';
 import type { Table } from '../lib/report.js';
-import { ms, num } from '../lib/stats.js';
-import { costSince, ensureStatementStats, readCounters, reminderCounts, seedReminders, sleep, spawnDispatcher, statementTotals, type WorkCost } from '../lib/tickler.js';
-import { stopAll, waitForDone, type Fixture } from '../fixtures/protocol.js';
+import { median, ms, num } from '../lib/stats.js';
+import { ensureStatementStats, sleep } from '../lib/tickler.js';
 import type { BenchContext, Scenario } from '../lib/context.js';
 
 type System = 'tickler' | AnchorSystem;
-const PROFILE = 'comparable';
-
-interface RunResult {
-  perSecond: number;
-  elapsedMs: number;
-  cost: WorkCost;
-  /** WAL written by the run's own statements (pg_stat_statements wal_bytes of its database). */
-  statementWalBytes: number;
-  /** Items the database shows as done afterwards (reminders SENT / jobs completed). */
-  completed: number;
-  timedOut: boolean;
-}
-
-/** Seeds a fresh database (or, with `into`, one already prepared: the scale scenario's big tables). */
-async function seed(context: BenchContext, system: System, count: number, into?: string): Promise<string> {
-  if (system === 'tickler') {
-    const url = into ?? (await context.server.createTicklerDatabase());
-    // Due over the last minute, in trigger order as a real backlog would be.
-    const base = Date.now() - 60_000;
-    await seedReminders(url, Array.from({ length: count }, (_, index) => base + Math.floor((index * 60_000) / count)));
-    return url;
-  }
-  const url = await context.server.createDatabase(system.replace('-', '_'));
-  await prepareAnchor(system, url);
-  await addAnchorJobs(system, url, Array.from({ length: count }, () => ({})));
-  return url;
-}
-
-async function completedItems(system: System, url: string, count: number): Promise<number> {
-  // Counted before seeding into a database that already had fired reminders (scale scenario): see runOnce.
-  if (system === 'tickler') return (await reminderCounts(url)).sent;
-  return count - (await unfinishedJobs(system, url));
-}
-
-export async function runOnce(context: BenchContext, system: System, processes: number, count: number, into?: string): Promise<RunResult> {
-  const url = await seed(context, system, count, into);
-  const fixtures: Fixture[] = [];
-  try {
-    for (let index = 0; index < processes; index += 1) {
-      const name = `${system} worker ${index + 1}/${processes}`;
-      fixtures.push(
-        system === 'tickler'
-          ? spawnDispatcher(url, { waitForStart: true, name })
-          : spawnAnchor(system, url, PROFILE, { waitForStart: true, name }),
-      );
-    }
-    await Promise.all(fixtures.map((fixture) => fixture.waitFor((message) => message.kind === 'ready', 'ready')));
-    const before = await readCounters(url);
-    const statementsBefore = await statementTotals(context.server.adminUrl, url);
-    for (const fixture of fixtures) fixture.send('start');
-    const started = await Promise.all(fixtures.map((fixture) => fixture.waitFor((message) => message.kind === 'started', 'started')));
-    const startedAt = Math.min(...started.map((message) => message.at));
-    const timeoutMs = Math.max(60_000, count * 10);
-    const done = await waitForDone(fixtures, count, timeoutMs);
-    // Graceful stops, so every worker hands back what it holds and its backends report their stats.
-    await stopAll(fixtures);
-    const cost = await costSince(url, before);
-    const statementsAfter = await statementTotals(context.server.adminUrl, url);
-    const elapsedMs = done.lastAt - startedAt;
-    return {
-      perSecond: done.timedOut ? NaN : (count / elapsedMs) * 1000,
-      elapsedMs,
-      cost,
-      statementWalBytes: statementsAfter.walBytes - statementsBefore.walBytes,
-      completed: await completedItems(system, url, count),
-      timedOut: done.timedOut,
-    };
-  } finally {
-    await stopAll(fixtures, 2000);
-  }
-}
 
 /** One measured configuration: a system with a number of processes. */
 interface Config {
@@ -99,13 +28,6 @@ const CONFIGS: readonly Config[] = [
   { key: 'graphile1', system: 'graphile-worker', processes: 1, label: 'graphile-worker, 1 process' },
   { key: 'tickler2', system: 'tickler', processes: 2, label: 'Tickler, 2 processes' },
 ];
-
-export function median(values: readonly number[]): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
 async function run(context: BenchContext): Promise<Table[]> {
   const count = context.size(5_000, 50_000);
