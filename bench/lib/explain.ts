@@ -103,6 +103,8 @@ export function parsePlans(logText: string, role: string): ExplainedStatement[] 
       .join(' ')
       .replace(/^Query Text:\s*/, '')
       .replace(/\s+/g, ' ')
+      // auto_explain appends the bound values; one entry per statement, whatever its parameters.
+      .replace(/ Query Parameters: .*$/, '')
       .trim();
     const plan = lines.slice(planStart).join('\n').trimEnd();
     const seqScans = [...plan.matchAll(/Seq Scan on (\S+)/g)].map((match) => match[1] as string);

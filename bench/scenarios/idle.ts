@@ -77,6 +77,7 @@ async function run(context: BenchContext): Promise<Table[]> {
         `pg-boss: ${describeProfile('pg-boss', 'default')}, one queue.`,
         `Most frequent statements since start. Tickler: ${describeTop(tickler)}. graphile-worker: ${describeTop(anchors['graphile-worker'])}. pg-boss: ${describeTop(anchors['pg-boss'])}.`,
         ...whereTicklerLoses(tickler, anchors),
+        `Target (issue 7): idle statements per second no worse than before dispatcher v2 (0.63): ${tickler.perSecond <= 0.63 ? 'met' : 'MISSED'} (${num(tickler.perSecond, 2)}). WAL per idle minute is reported, without a target.`,
       ],
       columns: COMPARISON_COLUMNS,
       rows: [

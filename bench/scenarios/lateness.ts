@@ -168,6 +168,7 @@ async function run(context: BenchContext): Promise<Table[]> {
       `pg-boss: jobs added with insert() and startAfter; ${describeProfile('pg-boss', PROFILE)}.`,
       'Both anchors find jobs whose run_at/startAfter has passed only by polling (graphile-worker: every 2 s when idle; pg-boss: every 2 s per worker), so their lateness is bounded by the polling interval; Tickler sleeps until the earliest due time its database reports.',
       ...(tickler.note ? [`Tickler: ${tickler.note}.`] : []),
+      `Target (issue 7): Tickler's p99 lateness at rest under 50 ms: ${tickler.lateness.p99 < 50 ? 'met' : 'MISSED'} (${ms(tickler.lateness.p99)}).`,
       ...whereTicklerLoses(tickler, anchors),
     ],
     columns: COMPARISON_COLUMNS,
