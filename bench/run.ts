@@ -6,6 +6,7 @@
  *   npm run bench -- --quick --only lateness,burst
  */
 import { writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createContext, type Mode } from './lib/context.js';
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
   const server = await startBenchServer();
   const context = createContext(mode, server);
   const sections: string[] = [];
+  const loadAtStart = loadavg()[0] ?? NaN;
+  const startedAt = Date.now();
   try {
     const environment = await describeEnvironment(server);
     console.log(environment.join('\n'), '\n');
@@ -52,6 +55,9 @@ async function main(): Promise<void> {
         'Each system ran alone, one after another, on the same PostgreSQL server, with the same item counts.',
         '',
         ...environment,
+        // Other work on the machine moves every figure; say how busy it was.
+        `- Load average (1 min) at the start: ${loadAtStart.toFixed(1)}, at the end: ${(loadavg()[0] ?? NaN).toFixed(1)} ` +
+          `(the run took ${((Date.now() - startedAt) / 60_000).toFixed(0)} min; anything above the core count means processes outside the benchmark were competing for the CPU)`,
         '',
         ...sections,
       ].join('\n');
