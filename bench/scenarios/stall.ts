@@ -112,6 +112,9 @@ async function run(context: BenchContext): Promise<Table[]> {
           `After SIGCONT: audited writes (trigger on reminders, events, deliveries, delivery_attempts) by the frozen process's role that committed after SIGCONT. ` +
             `Of those, rows it had held before the freeze: ${num(staleWrites.length)}; events it appended after SIGCONT (fresh work, due after it came back): ${num(firedByVictimAfter)}.`,
           `Fired by each process: ${byRole}.`,
+          ...(pauseMs < deadAfterMs
+            ? [`The freeze (${ms(pauseMs)}) is shorter than dead-after (${ms(deadAfterMs)}) in this mode: any claims it held were still its own when it woke, and finishing them then is correct.`]
+            : []),
           `Targets (issue 7): reminders it had not claimed keep lateness p99 under 100 ms; those it had claimed fire within dead-after + 1 s = ${ms(heldBound)}; after SIGCONT it records nothing for them.`,
         ],
         columns: ['', 'Tickler', 'target'],
