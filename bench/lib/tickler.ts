@@ -9,7 +9,8 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createTokenVerifier, signToken } from '../../src/auth/tokens.js';
 import { DEVELOPMENT_JWT_SECRET } from '../../src/config.js';
-import { createPrismaClient, type Database } from '../../src/db/client.js';
+import { loadConfig } from '../../src/config.js';
+import { createDispatchClient, createPrismaClient, type Database } from '../../src/db/client.js';
 import { PgListener } from '../../src/db/listener.js';
 import { readMigrations } from '../../src/db/migrate.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher.js';
@@ -158,11 +159,28 @@ export interface InProcessDispatcher {
   stop(): Promise<void>;
 }
 
-/** A dispatcher in this process, with a Prisma pool of its own (the default 10 connections, as boot.ts). */
+/** The dispatcher settings, pool and listener `npm run worker` builds when nothing is configured (src/boot.ts). */
+function defaultDispatch(url: string): { db: Database; listener: PgListener; options: DispatcherOptions } {
+  const { dispatcher: settings } = loadConfig({ NODE_ENV: 'development' });
+  return {
+    db: createDispatchClient(url, settings.poolSize),
+    listener: new PgListener(url, { pingMs: settings.listenerPingMs }),
+    options: {
+      batchSize: settings.batchSize,
+      idlePollMs: settings.idlePollMs,
+      leaseMs: settings.leaseMs,
+      heartbeatMs: settings.heartbeatMs,
+      deadAfterMs: settings.deadAfterMs,
+      delivery: { timeoutMs: settings.deliveryTimeoutMs, maxAttempts: settings.deliveryMaxAttempts, backoffBaseMs: settings.deliveryBackoffBaseMs },
+      notifiers: productionNotifiers(),
+    },
+  };
+}
+
+/** A dispatcher in this process as `npm run worker` has it: its own small pool, the pinged listener, default settings. */
 export async function startDispatcher(url: string, options: DispatcherOptions = {}): Promise<InProcessDispatcher> {
-  const db = createPrismaClient(url);
-  const listener = new PgListener(url);
-  const dispatcher = new Dispatcher(db, listener, { notifiers: productionNotifiers(), ...options });
+  const { db, listener, options: defaults } = defaultDispatch(url);
+  const dispatcher = new Dispatcher(db, listener, { ...defaults, ...options });
   const stop = async () => {
     await dispatcher.stop(1000).catch(() => undefined);
     await listener.close();
@@ -220,14 +238,15 @@ export interface RunningTickler {
 }
 
 /**
- * What `npm start` runs, in this process: the API (HTTP + graphql-ws) with its EventHub, and a
- * dispatcher next to it sharing its pool and listener, with `onFired` as an extra in-process sink.
+ * What `npm start` runs, in this process: the API (HTTP + graphql-ws) on its pool, and the EventHub
+ * and a dispatcher on the dispatcher's own pool and listener (src/server/assemble.ts), with
+ * `onFired` as an extra in-process sink.
  */
 export async function startTicklerServer(url: string, dispatcherOptions: DispatcherOptions = {}): Promise<RunningTickler> {
   const db = createPrismaClient(url);
-  const listener = new PgListener(url);
-  const events = new EventHub(db, listener);
-  const dispatcher = new Dispatcher(db, listener, { notifiers: productionNotifiers(), ...dispatcherOptions });
+  const { db: dispatchDb, listener, options: defaults } = defaultDispatch(url);
+  const events = new EventHub(dispatchDb, listener);
+  const dispatcher = new Dispatcher(dispatchDb, listener, { ...defaults, ...dispatcherOptions });
   let server: TicklerServer | undefined;
   const stop = async () => {
     await server?.close(1000).catch(() => undefined);
@@ -235,6 +254,7 @@ export async function startTicklerServer(url: string, dispatcherOptions: Dispatc
     await events.stop().catch(() => undefined);
     await listener.close();
     await db.$disconnect();
+    await dispatchDb.$disconnect();
   };
   try {
     await events.start();

@@ -163,7 +163,7 @@ async function run(context: BenchContext): Promise<Table[]> {
       `${num(plan.count)} reminders/jobs with trigger times drawn uniformly at random (ms precision) from a ${seconds} s window starting ${LEAD_MS / 1000} s after seeding began; ` +
         'all stored in bulk before the first was due, with the worker already running. Lateness = time the no-op sink/handler was called minus the trigger time. ' +
         'Each system alone, in its own fresh database on the same server, in the bench process.',
-      'Tickler: one dispatcher with default settings (batch 100, LISTEN/NOTIFY wake-ups, 10 s fallback poll, webhook notifier as `npm run worker`); sink = `onFired`.',
+      'Tickler: one dispatcher with default settings (its own pool, LISTEN/NOTIFY wake-ups, 10 s fallback poll, webhook notifier as `npm run worker`); sink = `onFired`.',
       `graphile-worker: jobs added with add_jobs (addJobs) and run_at; ${describeProfile('graphile-worker', PROFILE)}.`,
       `pg-boss: jobs added with insert() and startAfter; ${describeProfile('pg-boss', PROFILE)}.`,
       'Both anchors find jobs whose run_at/startAfter has passed only by polling (graphile-worker: every 2 s when idle; pg-boss: every 2 s per worker), so their lateness is bounded by the polling interval; Tickler sleeps until the earliest due time its database reports.',

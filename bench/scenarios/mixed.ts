@@ -52,7 +52,20 @@ async function run(context: BenchContext): Promise<Table[]> {
     server = await startFixture({
       label: 'tickler server (API + dispatcher)',
       script: 'bench/fixtures/server.ts',
-      env: { ...baseEnv(), DATABASE_URL: url, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', JWT_SECRET: secret, LOG_LEVEL: 'warn', MIGRATE_ON_START: 'false', GRAPHIQL: 'false' },
+      env: {
+        ...baseEnv(),
+        DATABASE_URL: url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        NODE_ENV: 'production',
+        JWT_SECRET: secret,
+        // One user creates tasks at the server's full rate: the per-user quotas would stop it.
+        MUTATIONS_PER_MINUTE: '0',
+        MAX_ACTIVE_TASKS_PER_USER: '0',
+        LOG_LEVEL: 'warn',
+        MIGRATE_ON_START: 'false',
+        GRAPHIQL: 'false',
+      },
     });
     const apiUrl = `http://127.0.0.1:${String(server.ready.port)}/graphql`;
     await createTaskOrThrow(apiUrl, token, createTaskInput('probe task', new Date(Date.now() + 2 * 24 * 3600 * 1000)));
@@ -83,7 +96,7 @@ async function run(context: BenchContext): Promise<Table[]> {
       {
         title: `Mixed load: ${num(count)} scheduled reminders over ${ms(windowMs)} while the same process serves createTask at full rate`,
         notes: [
-          'One Tickler server process as `npm start` runs it (NODE_ENV=production, API and dispatcher in one process, default settings). ' +
+          'One Tickler server process as `npm start` runs it (NODE_ENV=production, API and dispatcher in one process, default settings; the per-user quotas on mutations and active tasks are off, as one bench user creates every task). ' +
             `Reminders of one user (stored in bulk ${ms(LEAD_MS)} before the window) with trigger times drawn uniformly at random over the window. ` +
             'First pass: the schedule alone. Second pass: the same with autocannon 8 (a load process of its own, ' +
             `${CONNECTIONS} connections, each sending its next request as soon as the previous one answered) sending \`createTask\` with 3 reminders for another user through the whole window.`,
