@@ -151,21 +151,22 @@ export interface BackendState {
 /**
  * Waits (polling pg_stat_activity every few ms, up to `timeoutMs`) until a backend of `role` other than
  * its LISTEN connection is inside a transaction, and returns what it was doing; null if none was.
+ * With `writing`, only a transaction that has written (has a transaction id, so holds row locks).
  * Used to stop or kill a worker at the worst moment: while its database work is half done.
  */
-export async function waitForBackendInTransaction(adminUrl: string, role: string, timeoutMs: number): Promise<BackendState | null> {
+export async function waitForBackendInTransaction(adminUrl: string, role: string, timeoutMs: number, writing = false): Promise<BackendState | null> {
   return withClient(adminUrl, async (client) => {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const { rows } = await client.query<{ state: string; query: string }>(
         `SELECT state, query FROM pg_stat_activity
          WHERE usename = $1 AND xact_start IS NOT NULL AND state IN ('active', 'idle in transaction')
-           AND query NOT ILIKE 'LISTEN%'
+           AND query NOT ILIKE 'LISTEN%' AND (NOT $2 OR backend_xid IS NOT NULL)
          LIMIT 1`,
-        [role],
+        [role, writing],
       );
       const row = rows[0];
-      if (row) return { state: row.state, inTransaction: true, query: row.query.replace(/\s+/g, ' ').slice(0, 80) };
+      if (row) return { state: `${row.state}${writing ? ', writing' : ''}`, inTransaction: true, query: row.query.replace(/\s+/g, ' ').trim().slice(0, 80) };
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
     return null;

@@ -52,9 +52,12 @@ async function run(context: BenchContext): Promise<Table[]> {
       url,
       Array.from({ length: count }, () => base + Math.floor(Math.random() * windowMs)),
     );
-    // Freeze it mid-window, at a moment its backend is inside a transaction (or after 1 s of looking).
+    // Freeze it mid-window, at a moment its backend is inside a writing transaction (holding row
+    // locks), or at least inside a transaction, or after 2 s of looking.
     await sleep(Math.max(0, base + (windowMs - pauseMs) / 2 - Date.now()));
-    const caught = await waitForBackendInTransaction(context.server.adminUrl, victimRole, 1000);
+    const caught =
+      (await waitForBackendInTransaction(context.server.adminUrl, victimRole, 1500, true)) ??
+      (await waitForBackendInTransaction(context.server.adminUrl, victimRole, 500));
     victim.kill('SIGSTOP');
     const stoppedAtMs = Date.now();
     // Its claims as they stand while it is frozen (a statement already sent may still commit; counted below).
@@ -106,7 +109,7 @@ async function run(context: BenchContext): Promise<Table[]> {
         notes: [
           `Three dispatcher processes with default settings (as \`npm run worker\`), each connected as a database role of its own; ${num(count)} reminders with trigger times drawn ` +
             `uniformly at random over ${ms(windowMs)}, stored ${ms(LEAD_MS)} before the window opened. Mid-window the first process was frozen with SIGSTOP ` +
-            `(while its backend was ${caught ? `${caught.state}: \`${caught.query}\`` : 'not in a transaction: none seen within 1 s'}) and let go with SIGCONT ${ms(pauseMs)} later.`,
+            `(while its backend was ${caught ? `${caught.state}: \`${caught.query}\`` : 'not in a transaction: none seen within 2 s'}) and let go with SIGCONT ${ms(pauseMs)} later.`,
           'Lateness = commit time of the reminder\'s event (pg_xact_commit_timestamp) minus its trigger time, database clock. "Held" = claimed by the frozen process and not fired when it froze ' +
             '(PROCESSING rows claimed by it, if the design has that state, plus reminders its in-flight statement fired late).',
           `After SIGCONT: audited writes (trigger on reminders, events, deliveries, delivery_attempts) by the frozen process's role that committed after SIGCONT. ` +
