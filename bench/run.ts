@@ -4,8 +4,12 @@
  * time, same item counts. Prints one Markdown table per scenario and writes them to BENCHMARKS.md.
  *
  *   npm run bench -- --quick --only lateness,burst
+ *
+ * Each scenario's tables are written as one block opened by `<!-- scenario KEY: TIME (MODE) -->`. With
+ * `--only`, the blocks of the scenarios not run are kept from the existing BENCHMARKS.md, each with
+ * its own time, so a rerun of one scenario does not throw the others' figures away.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +28,7 @@ async function main(): Promise<void> {
 
   const server = await startBenchServer();
   const context = createContext(mode, server);
-  const sections: string[] = [];
+  const blocks = new Map<string, string>();
   const loadAtStart = loadavg()[0] ?? NaN;
   const startedAt = Date.now();
   try {
@@ -40,18 +44,19 @@ async function main(): Promise<void> {
       } catch (error) {
         tables = [{ title: scenario.title, notes: [`FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}`], columns: ['result'], rows: [['failed']] }];
       }
-      for (const table of tables) {
-        const rendered = renderTable(table);
-        console.log(rendered);
-        sections.push(rendered);
-      }
+      const rendered = tables.map(renderTable);
+      for (const table of rendered) console.log(table);
+      blocks.set(scenario.key, [blockMarker(scenario.key, new Date().toISOString(), mode), '', ...rendered].join('\n'));
       console.log(`(${scenario.key} took ${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
     }
     if (output) {
+      const kept = only ? readBlocks(await readFile(output, 'utf8').catch(() => '')) : new Map<string, string>();
+      const sections = SCENARIOS.map((scenario) => blocks.get(scenario.key) ?? kept.get(scenario.key)).filter((block): block is string => block !== undefined);
       const document = [
         '# Benchmarks',
         '',
-        `Written by \`npm run bench${mode === 'quick' ? ' -- --quick' : ''}\` on ${new Date().toISOString()} (${mode} mode).`,
+        `Written by \`npm run bench${mode === 'quick' ? ' -- --quick' : ''}${only ? ` -- --only ${[...only].join(',')}` : ''}\` on ${new Date().toISOString()} (${mode} mode)` +
+          (only ? `; the other scenarios' tables are kept from earlier runs: ${describeKept(kept, blocks)}.` : '.'),
         'Each system ran alone, one after another, on the same PostgreSQL server, with the same item counts.',
         '',
         ...environment,
@@ -67,6 +72,33 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
+}
+
+const MARKER = /^<!-- scenario (\S+): (\S+) \((quick|full)\) -->$/m;
+
+function blockMarker(key: string, time: string, mode: Mode): string {
+  return `<!-- scenario ${key}: ${time} (${mode}) -->`;
+}
+
+/** "idle (2026-…, full), lateness (…)": the kept blocks and when each was run. */
+function describeKept(kept: ReadonlyMap<string, string>, rerun: ReadonlyMap<string, string>): string {
+  const entries = [...kept].filter(([key]) => !rerun.has(key));
+  if (entries.length === 0) return 'none';
+  return entries.map(([key, block]) => {
+    const match = MARKER.exec(block);
+    return `${key} (${match?.[2] ?? 'time unknown'}, ${match?.[3] ?? 'mode unknown'})`;
+  }).join(', ');
+}
+
+/** The scenario blocks of an existing BENCHMARKS.md, by key (each runs until the next marker). */
+function readBlocks(document: string): Map<string, string> {
+  const blocks = new Map<string, string>();
+  const starts = [...document.matchAll(new RegExp(MARKER.source, 'gm'))];
+  starts.forEach((match, index) => {
+    const end = starts[index + 1]?.index ?? document.length;
+    blocks.set(match[1] as string, document.slice(match.index, end).trimEnd() + '\n');
+  });
+  return blocks;
 }
 
 main().catch((error: unknown) => {

@@ -8,7 +8,7 @@
  * Lateness here = commit time of the event minus the trigger time, both on the database clock:
  * the moment any subscriber, webhook worker or other instance could see the reminder had fired.
  */
-import { withClient, withDatabase } from './database.js';
+import { withClient } from './database.js';
 
 /** A login role per worker process (superuser: it must run whatever the dispatcher runs), same password as the admin. */
 export async function ensureWorkerRoles(adminUrl: string, names: readonly string[]): Promise<void> {
@@ -29,7 +29,6 @@ export function workerUrl(url: string, role: string): string {
   return next.toString();
 }
 
-export { withDatabase };
 
 /**
  * Statement-level audit triggers (transition tables, one INSERT per statement) that record, per
