@@ -10,7 +10,7 @@
  * its own time, so a rerun of one scenario does not throw the others' figures away.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createContext, type Mode } from './lib/context.js';
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
       if (only && !only.has(scenario.key)) continue;
       console.log(`running ${scenario.key} (${mode})...`);
       const started = Date.now();
+      const loadAtScenarioStart = loadavg()[0] ?? NaN;
       let tables: Table[];
       try {
         tables = await scenario.run(context);
@@ -46,7 +47,9 @@ async function main(): Promise<void> {
       }
       const rendered = tables.map(renderTable);
       for (const table of rendered) console.log(table);
-      blocks.set(scenario.key, [blockMarker(scenario.key, new Date().toISOString(), mode), '', ...rendered].join('\n'));
+      // Each block says how busy the machine was while it ran: the figures move with that.
+      const busy = `_Ran ${new Date(started).toISOString()} for ${((Date.now() - started) / 1000).toFixed(0)} s (${mode} mode); load average (1 min) ${loadAtScenarioStart.toFixed(1)} at its start on ${cpus().length} cores._`;
+      blocks.set(scenario.key, [blockMarker(scenario.key, new Date().toISOString(), mode), '', busy, '', ...rendered].join('\n'));
       console.log(`(${scenario.key} took ${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
     }
     if (output) {
