@@ -25,8 +25,7 @@ import { withClient } from '../lib/database.js';
 import type { Table } from '../lib/report.js';
 import { openFilesLimit, startFixture, type FixtureMessage, type FixtureProcess } from '../lib/server-process.js';
 import { distribution, ms, num } from '../lib/stats.js';
-import type { BenchContext } from '../run.js';
-import type { Scenario } from './index.js';
+import type { BenchContext, Scenario } from '../lib/context.js';
 
 /** Clients opening their socket at once. */
 const CONNECT_CONCURRENCY = 50;
@@ -279,7 +278,7 @@ async function run(context: BenchContext): Promise<Table[]> {
     const notes = [
       `${num(count)} graphql-ws clients (${context.mode} mode), one per user, each authenticated in connection_init and subscribed to \`reminderFired\`, ` +
         `connected ${CONNECT_CONCURRENCY} at a time to one Tickler server in its own process (bench/fixtures/server.ts = \`npm start\`: NODE_ENV=production, ` +
-        'dispatcher in the same process with its default settings, batches of 100, pool of 10 connections); the clients run in the bench process.',
+        'dispatcher in the same process with its default settings, on its own small pool); the clients run in the bench process.',
       `Then one reminder per user was inserted, due ${LEAD_MS / 1000} s later and spread evenly over ${windowMs / 1000} s (${EVENTS_PER_SECOND} a second at most). ` +
         'Lateness = arrival at the client minus the trigger time (same machine clock); firing = the event\'s occurredAt (fired_at) minus the trigger time; fan-out = arrival minus occurredAt.',
       `Delivered ${num(receipts.length)} of ${num(count)} events; ${missing} missing after ${DELIVERY_TIMEOUT_MS / 1000} s, ${duplicates} clients got more than one, ${errors.length} subscription errors` +
