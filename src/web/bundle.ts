@@ -1,12 +1,14 @@
 /**
- * Builds the dashboard's browser code (src/web/client, TypeScript + Lit + graphql-ws) into one ES
- * module with esbuild, in memory, once per process. Everything comes from our own node_modules:
- * the page loads no script, style or font from anywhere but this server (no CDN).
+ * The dashboard's browser code (src/web/client, TypeScript + Lit + graphql-ws) as one ES module and
+ * one stylesheet. `npm run build` bundles them with esbuild into dist/web/assets (see build-assets.ts),
+ * and the compiled server serves those files; run from source (tsx, tests) there are none next to
+ * this module, so esbuild bundles in memory on first request. Everything comes from our own
+ * node_modules: the page loads no script, style or font from anywhere but this server (no CDN).
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 
 export interface DashboardBundle {
   /** The ES module the page loads from /assets/dashboard.js. */
@@ -26,11 +28,29 @@ function packageRoot(): string {
   return folder;
 }
 
+/** Where `npm run build` puts the bundle: beside the compiled form of this module (dist/web/assets). */
+export const PREBUILT_ASSETS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'assets');
+
+/** The prebuilt bundle when there is one, else a fresh one from the sources. */
+export async function loadDashboard(): Promise<DashboardBundle> {
+  try {
+    const [script, style] = await Promise.all([
+      readFile(path.join(PREBUILT_ASSETS, 'dashboard.js'), 'utf8'),
+      readFile(path.join(PREBUILT_ASSETS, 'dashboard.css'), 'utf8'),
+    ]);
+    return { script, style };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return buildDashboard();
+  }
+}
+
 /**
- * Bundles src/web/client/main.ts and its stylesheet. Takes about a second on a small machine, so
- * the server starts it once at creation and every request waits on the same promise.
+ * Bundles src/web/client/main.ts and its stylesheet; takes about a second on a small machine.
+ * esbuild (a development dependency) is loaded only here: a production image serves the prebuilt files.
  */
 export async function buildDashboard(): Promise<DashboardBundle> {
+  const { build } = await import('esbuild');
   const clientDir = path.join(packageRoot(), 'src', 'web', 'client');
   const result = await build({
     entryPoints: [path.join(clientDir, 'main.ts'), path.join(clientDir, 'dashboard.css')],

@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import { signToken } from '../auth/tokens.js';
 import { log } from '../logger.js';
-import { buildDashboard, type DashboardBundle } from './bundle.js';
+import { loadDashboard, type DashboardBundle } from './bundle.js';
 import { dashboardHtml, securityHeaders } from './page.js';
 
 export interface DashboardOptions {
@@ -72,7 +72,7 @@ export function createDashboardRoutes(options: DashboardOptions): DashboardRoute
   const html = dashboardHtml({ devTokens: options.devTokens !== undefined });
   let bundle: Promise<DashboardBundle> | undefined;
   // Built on first use, not at start-up: the API, the benchmark and the tests that never open the page pay nothing.
-  const assets = () => (bundle ??= buildDashboard());
+  const assets = () => (bundle ??= loadDashboard());
 
   function sendAsset(response: http.ServerResponse, pick: (built: DashboardBundle) => string, contentType: string): void {
     assets().then(

@@ -1,16 +1,16 @@
 /**
  * What the page tests need: Debian's Chromium driven headless by playwright-core, and Tickler run as
- * a real process (`node --import tsx src/server/main.ts`, or the dispatcher's `src/dispatcher/main.ts`)
- * that a test can stop with SIGTERM and start again on the same port.
+ * a real process that a test can stop with SIGTERM and start again on the same port. From the sources
+ * (`node --import tsx src/server/main.ts`, or the dispatcher's `src/dispatcher/main.ts`), not dist/:
+ * the page then always comes from the client code under test, never from an older prebuilt bundle.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { parseLogLine, ROOT, type LogLine } from './spawned-server.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { freePort } from './spawned-server.js';
 
 /** Where page tests keep their screenshots (gitignored; CI keeps the folder as an artifact). */
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -40,22 +40,6 @@ export function collectCspViolations(page: Page): string[] {
     if (message.text().includes('Content Security Policy')) violations.push(message.text());
   });
   return violations;
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-export interface LogLine {
-  msg: string;
-  [field: string]: unknown;
 }
 
 /** One Tickler process (API server or worker), its JSON log lines collected. */
@@ -95,14 +79,10 @@ export class TicklerProcess {
   }
 
   logs(): LogLine[] {
-    return this.output.split('\n').flatMap((line) => {
-      try {
-        const parsed: unknown = JSON.parse(line);
-        return typeof parsed === 'object' && parsed !== null && 'msg' in parsed ? [parsed as LogLine] : [];
-      } catch {
-        return [];
-      }
-    });
+    return this.output
+      .split('\n')
+      .map(parseLogLine)
+      .filter((line): line is LogLine => line !== undefined);
   }
 
   /** Resolves with the first log line `matches` accepts; fails if the process exits first. */
