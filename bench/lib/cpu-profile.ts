@@ -24,10 +24,11 @@ interface CpuProfile {
 const STAGES: Array<[stage: string, test: (url: string, name: string) => boolean]> = [
   ['idle', (_url, name) => name === '(idle)'],
   ['garbage collection', (_url, name) => name === '(garbage collector)'],
+  // graphql-js's visitor walks documents for the validation rules (and Pothos' cost rule).
+  ['validate (incl. cost, depth, armor rules)', (url) => /\/graphql\/validation\/|\/graphql\/language\/visitor|graphql-armor|plugin-complexity|\/graphql\/limits|validation-cache/.test(url)],
   ['parse', (url) => /\/graphql\/language\//.test(url)],
-  ['validate (incl. cost, depth, armor rules)', (url) => /\/graphql\/validation\/|graphql-armor|plugin-complexity|\/graphql\/limits/.test(url)],
   ['auth (JWT verification)', (url) => /\/jose\/|\/src\/auth\/|\/src\/domain\/users/.test(url)],
-  ['execute (graphql-js executor)', (url) => /\/graphql\/(execution|jsutils|type|utilities)\//.test(url)],
+  ['execute (graphql-js / graphql-tools executor)', (url) => /\/graphql\/(execution|jsutils|type|utilities)\/|@graphql-tools\/executor/.test(url)],
   ['resolvers (Pothos, Tickler code)', (url) => /@pothos\/|\/src\/(graphql|domain)\//.test(url)],
   ['Prisma (client, query compiler, adapter)', (url) => /@prisma\/|\/src\/generated\/|\/src\/db\//.test(url)],
   ['pg (driver, protocol)', (url) => /\/node_modules\/(pg|pg-protocol|pg-pool|pg-types|postgres-[a-z]+)\//.test(url)],

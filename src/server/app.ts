@@ -16,6 +16,7 @@ import type { Viewer } from '../domain/types.js';
 import type { EventHub } from '../events/hub.js';
 import type { AddressPolicy } from '../notifiers/address-guard.js';
 import type { Context } from '../graphql/context.js';
+import { validationCachePlugin } from '../graphql/validation-cache.js';
 import { queryLimitPlugins, type GraphQLPolicy } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import { log } from '../logger.js';
@@ -115,7 +116,12 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       error: (...args) => log.error('yoga', { detail: args.map(String).join(' ') }),
     },
     // Cost, shape and introspection limits, enforced at parse and validation, before `context` (the token) runs.
-    plugins: [...queryLimitPlugins(options.graphqlPolicy ?? { introspection: true, suggestions: true }), ...(rateLimit ? [rateLimit] : [])],
+    plugins: [
+      ...queryLimitPlugins(options.graphqlPolicy ?? { introspection: true, suggestions: true }),
+      ...(rateLimit ? [rateLimit] : []),
+      // Yoga's validation cache stays off (below); this one keys by variables too (issue 10).
+      validationCachePlugin(),
+    ],
     // A query's cost depends on its variables (`first: $n`): validation results must not be reused by query text.
     parserAndValidationCache: { validationCache: false },
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
