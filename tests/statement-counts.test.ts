@@ -11,8 +11,6 @@
  *    the same transaction: one statement more per relation load, never a wrong or missing field.
  * 3. The quota still counts: at 2 active tasks the third create answers TooManyTasksError and writes
  *    nothing.
- * 4. The nested read `tasks(first: 3) { edges { node { reminders } } }` is one statement (the
- *    reminders joined in by PostgreSQL), and answers each task's reminders, earliest first.
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -237,38 +235,5 @@ describe('createTask under a quota of 2 active tasks', () => {
       return rows.map((row) => row.title);
     });
     expect(titles).toEqual(['one', 'two']);
-  });
-});
-
-describe('the nested read', () => {
-  let server: CountingServer;
-  beforeAll(async () => {
-    server = await startCountingServer({ mutationsPerMinute: 0 });
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  it('loads a page of tasks with their reminders in 1 statement', async () => {
-    const user = await newUser('statements-read');
-    const created: string[] = [];
-    for (const title of ['a', 'b', 'c', 'd']) {
-      const answer = await post<CreateTaskAnswer>(server.url, user, CREATE, threeReminders(title));
-      created.push(answer.createTask.task?.id ?? '');
-    }
-    interface ReadAnswer {
-      tasks: { edges: Array<{ node: { id: string; title: string; reminders: Array<{ id: string; triggerAt: string; secondsBeforeDeadline: number | null; status: string }> } }> };
-    }
-    let answer: ReadAnswer | undefined;
-    const sent = await statementsDuring(server, async () => {
-      answer = await post<ReadAnswer>(server.url, user, 'query { tasks(first: 3) { edges { node { id title reminders { id triggerAt secondsBeforeDeadline status } } } } }', {});
-    });
-    expect(sent, sent.join('\n')).toHaveLength(1);
-    const nodes = answer?.tasks.edges.map((edge) => edge.node) ?? [];
-    expect(nodes.map((node) => node.title)).toEqual(['a', 'b', 'c']);
-    for (const [index, node] of nodes.entries()) {
-      expect(node.id).toBe(created[index]);
-      expect(node.reminders).toEqual(await storedReminders(node.id));
-    }
   });
 });

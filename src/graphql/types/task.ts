@@ -68,10 +68,8 @@ builder.queryField('tasks', (t) =>
           { args, defaultSize: 20, maxSize: 100, toCursor: (task) => encodeCursor('Task', { key: task.deadline, id: task.id }) },
           ({ after, before, limit, inverted }) =>
             context.db.task.findMany({
-              // The selections of `edges.node` (reminders...), in this one query; 'join' makes it one
-              // statement (the reminders aggregated per task by PostgreSQL) instead of one per relation.
+              // The selections of `edges.node` (reminders...), in this one query.
               ...queryFromInfo({ context, info, path: ['edges', 'node'] }),
-              relationLoadStrategy: 'join',
               where: {
                 AND: [
                   ownedTasks(context.viewer),
