@@ -44,7 +44,6 @@ interface CreatedRow {
   status: Task['status'];
   createdAt: Date;
   updatedAt: Date;
-  activeBefore: number | null;
   reminderId: string | null;
   triggerAt: Date | null;
   offsetSeconds: number | null;
@@ -146,8 +145,8 @@ export async function createTask(
 /**
  * The one INSERT: the task (only while the user's active tasks are under `quota`, 0 meaning no quota)
  * and its reminders, in a data-modifying CTE, so that both land or neither; returns the task's row
- * joined to each reminder's, earliest first, or a single row of nulls (but `activeBefore`) when the
- * quota held the task back.
+ * joined to each reminder's, earliest first, or a single row of nulls when the quota held the task
+ * back.
  */
 async function insertTaskWithReminders(
   tx: Transaction,
@@ -177,8 +176,7 @@ async function insertTaskWithReminders(
       RETURNING *
     )
     SELECT task.id, task.owner_id AS "ownerId", task.title, task.description, task.deadline, task.status::text AS status,
-           task.created_at AS "createdAt", task.updated_at AS "updatedAt", active.n AS "activeBefore",
-           reminder.id AS "reminderId", reminder.trigger_at AS "triggerAt", reminder.offset_seconds AS "offsetSeconds",
+           task.created_at AS "createdAt", task.updated_at AS "updatedAt", reminder.id AS "reminderId", reminder.trigger_at AS "triggerAt", reminder.offset_seconds AS "offsetSeconds",
            reminder.status::text AS "reminderStatus", reminder.attempt, reminder.claimed_by AS "claimedBy",
            reminder.claimed_at AS "claimedAt", reminder.fired_at AS "firedAt", reminder.last_error AS "lastError",
            reminder.created_at AS "reminderCreatedAt", reminder.updated_at AS "reminderUpdatedAt"
