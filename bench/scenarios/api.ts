@@ -15,19 +15,19 @@
  * pg_stat_statements (this database only, by dbid), and the server process's CPU time (/proc).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { signToken } from '../../src/auth/tokens.js';
 import { withClient } from '../lib/database.js';
 import type { Table } from '../lib/report.js';
-import { startFixture, type FixtureProcess } from '../lib/server-process.js';
+import { summariseCpuProfile } from '../lib/cpu-profile.js';
+import { REPO_ROOT, runTool, startFixture, type FixtureProcess } from '../lib/server-process.js';
+import { ms, num } from '../lib/stats.js';
 import { assertClean, autocannon, baseEnv, CONNECTIONS, CREATE_TASK, createTaskInput, createTaskOrThrow, graphql, REMINDERS_PER_TASK, type LoadRequest, type LoadResult } from '../lib/load.js';
-import { ms, num, ratioHigherIsBetter, ratioLowerIsBetter } from '../lib/stats.js';
 import type { BenchContext, Scenario } from '../lib/context.js';
 
 const SEEDED_TASKS = 60;
 const PAGE = 50;
-
-// ---------------------------------------------------------------------------------------------
-// pg_stat_statements
 
 interface StatementCount {
   query: string;
@@ -81,6 +81,9 @@ function describeStatements(delta: StatementDelta, requests: number, limit = 8):
   const rest = delta.byStatement.length - limit;
   return `${shown.join('; ')}${rest > 0 ? `; and ${rest} more` : ''}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// GraphQL over HTTP from the bench process (probes and seeding only; the load comes from autocannon)
 
 const TICKLER_READ = `query BenchTasks { tasks(first: ${PAGE}) { edges { node { id title deadline reminders { id triggerAt } } } } }`;
 
@@ -152,6 +155,29 @@ async function measure(
   };
 }
 
+/** Median of a list of numbers (NaN when empty). */
+function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? NaN) : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
+}
+
+/**
+ * Rounds of the read comparison. The machine is shared: absolute rates drift from minute to minute,
+ * so each round measures Tickler and both PostGraphile variants back to back, and the tables report
+ * medians over rounds, the ratio being the median of the per-round ratios.
+ */
+const ROUNDS = Number(process.env.BENCH_API_ROUNDS ?? 3);
+
+/**
+ * With BENCH_API_PROFILE=1, one more Tickler server per load (the nested read, then createTask) runs
+ * under `node --cpu-prof` after the measurements (the profiler slows it: it is never measured), and a
+ * summary of where its CPU time went is written to bench/profiles/api-<load>.json.
+ */
+const PROFILE = process.env.BENCH_API_PROFILE === '1';
+const PROFILE_DIR = 'bench/profiles';
+
 async function run(context: BenchContext): Promise<Table[]> {
   const durationS = context.size(5, 20);
   const warmup = context.size(200, 1000);
@@ -164,30 +190,28 @@ async function run(context: BenchContext): Promise<Table[]> {
   const readerToken = await signToken(secret, readerSubject, { expiresIn: '2h' });
   // PostGraphile checks the audience ("postgraphile" unless configured); Tickler ignores it when JWT_AUDIENCE is unset.
   const postgraphileToken = await signToken(secret, readerSubject, { expiresIn: '2h', audience: 'postgraphile' });
+  const ticklerEnv = {
+    ...baseEnv(),
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DISPATCHER: 'false',
+    NODE_ENV: 'production',
+    JWT_SECRET: secret,
+    // One user creates tasks at the server's full rate: the per-user quotas would stop it.
+    MUTATIONS_PER_MINUTE: '0',
+    MAX_ACTIVE_TASKS_PER_USER: '0',
+    LOG_LEVEL: 'warn',
+    MIGRATE_ON_START: 'false',
+    GRAPHIQL: 'false',
+  };
+  const startTickler = (nodeFlags: string[] = []) => startFixture({ label: 'tickler server', script: 'bench/fixtures/server.ts', env: ticklerEnv, nodeFlags });
 
   let server: FixtureProcess | undefined;
   let anchor: FixtureProcess | undefined;
   try {
-    server = await startFixture({
-      label: 'tickler server',
-      script: 'bench/fixtures/server.ts',
-      env: {
-        ...baseEnv(),
-        DATABASE_URL: databaseUrl,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DISPATCHER: 'false',
-        NODE_ENV: 'production',
-        JWT_SECRET: secret,
-        // One user creates tasks at the server's full rate: the per-user quotas would stop it.
-        MUTATIONS_PER_MINUTE: '0',
-        MAX_ACTIVE_TASKS_PER_USER: '0',
-        LOG_LEVEL: 'warn',
-        MIGRATE_ON_START: 'false',
-        GRAPHIQL: 'false',
-      },
-    });
-    const ticklerUrl = `http://127.0.0.1:${String(server.ready.port)}/graphql`;
+    server = await startTickler();
+    let ticklerUrl = `http://127.0.0.1:${String(server.ready.port)}/graphql`;
 
     // The reader: SEEDED_TASKS tasks, deadlines one hour apart, 3 reminders each.
     const firstDeadline = Date.now() + 7 * 24 * 3600 * 1000;
@@ -199,13 +223,14 @@ async function run(context: BenchContext): Promise<Table[]> {
       if (!rows[0]) throw new Error('the reader user was not created');
       return rows[0].id;
     });
-
-    // (a) createTask. A probe first: the mutation must answer CreateTaskSuccess, not a typed error.
+    // A probe first: the mutation must answer CreateTaskSuccess, not a typed error.
     await createTaskOrThrow(ticklerUrl, writerToken, createTaskInput('probe task', new Date(Date.now() + 2 * 24 * 3600 * 1000)));
+    const ticklerPage = await graphql<TicklerReadData>(ticklerUrl, readerToken, TICKLER_READ);
     const createBody = JSON.stringify({
       query: CREATE_TASK.replace(/\s+/g, ' ').trim(),
       variables: { input: createTaskInput('bench task [<id>]', new Date(Date.now() + 3 * 24 * 3600 * 1000)) },
     });
+    const readBody = JSON.stringify({ query: TICKLER_READ });
     const countWriterRows = () =>
       withClient(databaseUrl, async (client) => {
         const { rows } = await client.query<{ tasks: string; reminders: string }>(
@@ -216,73 +241,113 @@ async function run(context: BenchContext): Promise<Table[]> {
         );
         return { tasks: Number(rows[0]?.tasks ?? 0), reminders: Number(rows[0]?.reminders ?? 0) };
       });
-    let rowsBefore = { tasks: 0, reminders: 0 };
-    let rowsAfter = { tasks: 0, reminders: 0 };
-    const create = await measure(
-      databaseUrl,
-      server,
-      { url: ticklerUrl, token: writerToken, body: createBody, uniqueIds: true, expect: '"__typename":"CreateTaskSuccess"' },
-      durationS,
-      warmup,
-      {
-        beforeRun: async () => {
-          rowsBefore = await countWriterRows();
-        },
-        // Statements and CPU per task actually created.
-        requestsRun: async () => {
-          rowsAfter = await countWriterRows();
-          return rowsAfter.tasks - rowsBefore.tasks;
-        },
-      },
-    );
-    const created = create.requests;
-    const remindersCreated = rowsAfter.reminders - rowsBefore.reminders;
-    // Every 2xx answered CreateTaskSuccess (checked in the load process) and must be a task in the
-    // database; requests cut off when autocannon stopped may have created one more each.
-    if (created < create.load['2xx'] || created > create.load.requests.sent || remindersCreated !== created * REMINDERS_PER_TASK) {
-      throw new Error(
-        `createTask: ${create.load['2xx']} 2xx responses of ${create.load.requests.sent} sent, but ${created} tasks and ${remindersCreated} reminders were created`,
-      );
-    }
 
-    // (b) the nested read, from Tickler.
-    const ticklerPage = await graphql<TicklerReadData>(ticklerUrl, readerToken, TICKLER_READ);
-    const readBody = JSON.stringify({ query: TICKLER_READ });
-    const ticklerRead = await measure(databaseUrl, server, { url: ticklerUrl, token: readerToken, body: readBody, expect: '{"data":{"tasks":{"edges":[{' }, durationS, warmup);
-    await server.stop();
-    server = undefined;
-
-    // The same read from PostGraphile 4, anonymous and then with JWT verification, each alone.
-    const anchors: Array<{ label: string; measured: Measured }> = [];
-    for (const variant of [
+    const creates: Measured[] = [];
+    const reads: Measured[] = [];
+    const anchorRounds = new Map<string, Measured[]>();
+    const variants = [
       { label: 'PostGraphile 4', jwt: false },
       { label: 'PostGraphile 4 + JWT', jwt: true },
-    ]) {
-      anchor = await startFixture({
-        label: variant.label,
-        script: 'bench/fixtures/postgraphile.ts',
-        env: { ...baseEnv(), DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', ...(variant.jwt ? { JWT_SECRET: secret } : {}) },
-      });
-      const anchorUrl = `http://127.0.0.1:${String(anchor.ready.port)}/graphql`;
-      const token = variant.jwt ? postgraphileToken : undefined;
-      const anchorPage = await graphql<PostGraphileReadData>(anchorUrl, token, POSTGRAPHILE_READ, { owner: readerId });
-      assertSamePage(
-        ticklerPage.tasks.edges.map(({ node }) => ({ title: node.title, deadline: Date.parse(node.deadline), reminders: node.reminders.map((r) => Date.parse(r.triggerAt)) })),
-        anchorPage.allTasks.edges.map(({ node }) => ({
-          title: node.title,
-          deadline: Date.parse(node.deadline),
-          reminders: node.remindersByTaskId.nodes.map((r) => Date.parse(r.triggerAt)),
-        })),
-        variant.label,
+    ];
+    for (let round = 0; round < ROUNDS; round++) {
+      if (!server) {
+        server = await startTickler();
+        ticklerUrl = `http://127.0.0.1:${String(server.ready.port)}/graphql`;
+      }
+      // (a) createTask.
+      let rowsBefore = { tasks: 0, reminders: 0 };
+      let rowsAfter = { tasks: 0, reminders: 0 };
+      const create = await measure(
+        databaseUrl,
+        server,
+        { url: ticklerUrl, token: writerToken, body: createBody, uniqueIds: true, expect: '"__typename":"CreateTaskSuccess"' },
+        durationS,
+        warmup,
+        {
+          beforeRun: async () => {
+            rowsBefore = await countWriterRows();
+          },
+          // Statements and CPU per task actually created.
+          requestsRun: async () => {
+            rowsAfter = await countWriterRows();
+            return rowsAfter.tasks - rowsBefore.tasks;
+          },
+        },
       );
-      const body = JSON.stringify({ query: POSTGRAPHILE_READ, variables: { owner: readerId } });
-      const measured = await measure(databaseUrl, anchor, { url: anchorUrl, token, body, expect: '{"data":{"allTasks":{"edges":[{' }, durationS, warmup);
-      anchors.push({ label: variant.label, measured });
-      await anchor.stop();
-      anchor = undefined;
+      const created = create.requests;
+      const remindersCreated = rowsAfter.reminders - rowsBefore.reminders;
+      // Every 2xx answered CreateTaskSuccess (checked in the load process) and must be a task in the
+      // database; requests cut off when autocannon stopped may have created one more each.
+      if (created < create.load['2xx'] || created > create.load.requests.sent || remindersCreated !== created * REMINDERS_PER_TASK) {
+        throw new Error(
+          `createTask: ${create.load['2xx']} 2xx responses of ${create.load.requests.sent} sent, but ${created} tasks and ${remindersCreated} reminders were created`,
+        );
+      }
+      creates.push(create);
+
+      // (b) the nested read, from Tickler, then from PostGraphile 4 anonymous and with JWT, each alone.
+      reads.push(await measure(databaseUrl, server, { url: ticklerUrl, token: readerToken, body: readBody, expect: '{"data":{"tasks":{"edges":[{' }, durationS, warmup));
+      await server.stop();
+      server = undefined;
+
+      for (const variant of variants) {
+        anchor = await startFixture({
+          label: variant.label,
+          script: 'bench/fixtures/postgraphile.ts',
+          env: { ...baseEnv(), DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', ...(variant.jwt ? { JWT_SECRET: secret } : {}) },
+        });
+        const anchorUrl = `http://127.0.0.1:${String(anchor.ready.port)}/graphql`;
+        const token = variant.jwt ? postgraphileToken : undefined;
+        if (round === 0) {
+          const anchorPage = await graphql<PostGraphileReadData>(anchorUrl, token, POSTGRAPHILE_READ, { owner: readerId });
+          assertSamePage(
+            ticklerPage.tasks.edges.map(({ node }) => ({ title: node.title, deadline: Date.parse(node.deadline), reminders: node.reminders.map((r) => Date.parse(r.triggerAt)) })),
+            anchorPage.allTasks.edges.map(({ node }) => ({
+              title: node.title,
+              deadline: Date.parse(node.deadline),
+              reminders: node.remindersByTaskId.nodes.map((r) => Date.parse(r.triggerAt)),
+            })),
+            variant.label,
+          );
+        }
+        const body = JSON.stringify({ query: POSTGRAPHILE_READ, variables: { owner: readerId } });
+        const measured = await measure(databaseUrl, anchor, { url: anchorUrl, token, body, expect: '{"data":{"allTasks":{"edges":[{' }, durationS, warmup);
+        anchorRounds.set(variant.label, [...(anchorRounds.get(variant.label) ?? []), measured]);
+        await anchor.stop();
+        anchor = undefined;
+      }
     }
 
-    return [createTable(context, create, durationS), readTable(context, ticklerRead, anchors, durationS)];
+    if (PROFILE) {
+      for (const [name, request] of [
+        ['read', { url: '', token: readerToken, body: readBody, expect: '{"data":{"tasks":{"edges":[{' }],
+        ['create', { url: '', token: writerToken, body: createBody, uniqueIds: true, expect: '"__typename":"CreateTaskSuccess"' }],
+      ] as const) {
+        const directory = path.join(REPO_ROOT, PROFILE_DIR, `.raw-${name}`);
+        await rm(directory, { recursive: true, force: true });
+        server = await startTickler(['--cpu-prof', '--cpu-prof-dir', directory]);
+        const url = `http://127.0.0.1:${String(server.ready.port)}/graphql`;
+        await autocannon({ ...request, url }, { amount: warmup });
+        const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+        const fromUs = monotonicUs();
+        const load = await autocannon({ ...request, url }, { durationS });
+        const toUs = monotonicUs();
+        await server.stop();
+        server = undefined;
+        const [file] = (await readdir(directory)).filter((entry) => entry.endsWith('.cpuprofile'));
+        if (!file) throw new Error(`no CPU profile written to ${directory}`);
+        const summary = await summariseCpuProfile(path.join(directory, file), { fromUs, toUs });
+        const output = path.join(REPO_ROOT, PROFILE_DIR, `api-${name}.json`);
+        await writeFile(
+          output,
+          `${JSON.stringify({ load: name, requests: load.requests.total, note: 'server CPU self time during the timed load (after warm-up), by stage; Node-internal frames count for their nearest staged caller; percent of non-idle time', ...summary }, null, 2)}\n`,
+        );
+        await rm(directory, { recursive: true, force: true });
+        console.log(`profile of ${name}: ${output}`);
+      }
+    }
+
+    return [createTable(context, creates, durationS), readTable(context, reads, anchorRounds, durationS)];
   } finally {
     await anchor?.stop();
     await server?.stop();
@@ -292,85 +357,91 @@ async function run(context: BenchContext): Promise<Table[]> {
 const LOAD_NOTE = (context: BenchContext, durationS: number) =>
   `autocannon 8 (its API, in a load process of its own): ${CONNECTIONS} connections, ${durationS} s (${context.mode} mode) after ${context.size(200, 1000)} warm-up requests`;
 
-function createTable(context: BenchContext, create: Measured, durationS: number): Table {
-  const { load, statements, requests: created } = create;
+const ROUNDS_NOTE = `${ROUNDS} rounds, each measuring createTask, then Tickler's nested read, then PostGraphile 4 and PostGraphile 4 + JWT, back to back; every figure is the median over the rounds, and each ratio the median of the per-round ratios (the machine is shared: compare ratios, not absolute rates).`;
+
+const statementsPerRequest = (measured: Measured) => measured.statements.total / measured.requests;
+const cpuPerRequest = (measured: Measured) => measured.serverCpuMs / measured.requests;
+const sqlPerRequest = (measured: Measured) => measured.statements.execMs / measured.requests;
+const rps = (measured: Measured) => measured.load.requests.average;
+
+function createTable(context: BenchContext, creates: Measured[], durationS: number): Table {
+  const last = creates[creates.length - 1];
+  if (!last) throw new Error('no createTask measurement');
+  const pick = (choose: (measured: Measured) => number) => median(creates.map(choose));
   return {
     title: 'API: createTask with 3 reminders under load',
     notes: [
       `Tickler server in its own process (bench/fixtures/server.ts = \`npm start\` with DISPATCHER=false, NODE_ENV=production, LOG_LEVEL=warn, Prisma pool of 10); ` +
-        `${LOAD_NOTE(context, durationS)}; each request a \`createTask\` with 3 relative reminders and a title unique to the request, with an HS256 bearer token.`,
-      `Checked: every one of the ${num(load['2xx'])} responses was HTTP 200 with CreateTaskSuccess (no errors, no typed error), and ${num(created)} tasks ` +
-        `with ${REMINDERS_PER_TASK} reminders each landed in the database (the extra ${num(created - load['2xx'])} were in flight when the load stopped).`,
-      `Per task created: server CPU ${ms(create.serverCpuMs / created)}, SQL execution ${ms(statements.execMs / created)} (pg_stat_statements total_exec_time); ` +
-        `statements (pg_stat_statements, this database only): ${describeStatements(statements, created)}. ` +
-        'Of the three SELECTs, one is Prisma reading the created task back inside the transaction; the other two (the task again, then its reminders) ' +
-          'come after the commit, from Pothos loading the selection `task { id reminders { id } }` afresh because the mutation resolves to a bare Task ' +
-          '(selecting only scalar fields of the task costs 5 statements, not 7).',
+        `${LOAD_NOTE(context, durationS)}; each request a \`createTask\` with 3 relative reminders and a title unique to the request, with an HS256 bearer token, selecting \`task { id reminders { id } }\`. ${ROUNDS_NOTE}`,
+      `Checked in every round: every response was HTTP 200 with CreateTaskSuccess (no errors, no typed error), and as many tasks with ${REMINDERS_PER_TASK} reminders each landed in the database ` +
+        `(last round: ${num(last.load['2xx'])} responses, ${num(last.requests)} tasks; the difference was in flight when the load stopped).`,
+      `Per task created (last round): SQL execution ${ms(sqlPerRequest(last))} (pg_stat_statements total_exec_time); ` +
+        `statements (pg_stat_statements, this database only): ${describeStatements(last.statements, last.requests)}.`,
       'No anchor: the PostGraphile runs below are read-only (disableDefaultMutations), and a CRUD insert of a task and then of each reminder is not the same all-or-nothing operation.',
     ],
     columns: ['Measure', 'Tickler'],
     rows: [
-      ['requests/s', num(load.requests.average)],
-      ['latency p50', ms(load.latency.p50)],
-      ['latency p99', ms(load.latency.p99)],
-      ['latency max', ms(load.latency.max)],
-      ['SQL statements per request', num(statements.total / created, 2)],
-      ['server CPU per request', ms(create.serverCpuMs / created)],
+      ['requests/s', num(pick(rps))],
+      ['latency p50', ms(pick((measured) => measured.load.latency.p50))],
+      ['latency p99', ms(pick((measured) => measured.load.latency.p99))],
+      ['latency max', ms(pick((measured) => measured.load.latency.max))],
+      ['SQL statements per request', num(pick(statementsPerRequest), 2)],
+      ['server CPU per request', ms(pick(cpuPerRequest))],
+      ['requests/s per round', creates.map((measured) => num(rps(measured))).join(', ')],
     ],
   };
 }
 
-function readTable(context: BenchContext, tickler: Measured, anchors: Array<{ label: string; measured: Measured }>, durationS: number): Table {
-  const statementsPerRequest = (measured: Measured) => measured.statements.total / measured.requests;
-  const cpuPerRequest = (measured: Measured) => measured.serverCpuMs / measured.requests;
-  const sqlPerRequest = (measured: Measured) => measured.statements.execMs / measured.requests;
+function readTable(context: BenchContext, tickler: Measured[], anchors: Map<string, Measured[]>, durationS: number): Table {
+  const last = tickler[tickler.length - 1];
+  if (!last) throw new Error('no read measurement');
   const columns = ['Measure', 'Tickler'];
-  for (const anchor of anchors) columns.push(anchor.label, `Tickler vs ${anchor.label}`);
+  for (const label of anchors.keys()) columns.push(label, `Tickler vs ${label}`);
   const row = (label: string, pick: (measured: Measured) => number, format: (value: number) => string, higherIsBetter: boolean) => {
-    const cells = [label, format(pick(tickler))];
-    for (const anchor of anchors) {
-      const value = pick(anchor.measured);
-      cells.push(format(value), higherIsBetter ? ratioHigherIsBetter(pick(tickler), value) : ratioLowerIsBetter(pick(tickler), value));
+    const cells = [label, format(median(tickler.map(pick)))];
+    for (const rounds of anchors.values()) {
+      // Per-round ratio (Tickler over anchor, as "× better"), then the median of those ratios.
+      const ratios = rounds.map((measured, index) => {
+        const ours = tickler[index];
+        if (!ours) return NaN;
+        return higherIsBetter ? pick(ours) / pick(measured) : pick(measured) / pick(ours);
+      });
+      const ratio = median(ratios);
+      cells.push(format(median(rounds.map(pick))), Number.isFinite(ratio) ? (ratio >= 1 ? `${ratio.toFixed(2)}× better` : `${(1 / ratio).toFixed(2)}× worse`) : 'n/a');
     }
     return cells;
   };
   const notes = [
     `The same ${PAGE} tasks with ${REMINDERS_PER_TASK} reminders each (of a user with ${SEEDED_TASKS}), same database; each server alone, in its own process, with a pool of 10 connections; ` +
-      `${LOAD_NOTE(context, durationS)}; every response checked (HTTP 200, data, no errors).`,
-    `Tickler: \`tasks(first: ${PAGE}) { edges { node { id title deadline reminders { id triggerAt } } } }\` with an HS256 bearer token (verified on every request; the user id is cached after the first).`,
+      `${LOAD_NOTE(context, durationS)}; every response checked (HTTP 200, data, no errors). ${ROUNDS_NOTE}`,
+    `Tickler: \`tasks(first: ${PAGE}) { edges { node { id title deadline reminders { id triggerAt } } } }\` with an HS256 bearer token (the token's verification and the user id are cached after the first request with that token).`,
     `PostGraphile 4.14 (graphql 15, NODE_ENV=production): postgraphile(url, 'public', { disableDefaultMutations, disableQueryLog, dynamicJson, ignoreRBAC: false, legacyRelations: 'omit', setofFunctionsContainNulls: false }) on node:http, ` +
       `\`allTasks(first: ${PAGE}, condition: { ownerId }, orderBy: [DEADLINE_ASC, PRIMARY_KEY_ASC]) { edges { node { id title deadline remindersByTaskId(orderBy: [TRIGGER_AT_ASC, PRIMARY_KEY_ASC]) { nodes { id triggerAt } } } } }\`; ` +
       'its answer was checked to hold the same titles, deadlines and reminder times as Tickler\'s. ' +
-      '"PostGraphile 4" serves anonymous requests (no authentication at all); "PostGraphile 4 + JWT" adds jwtSecret and verifies the same kind of HS256 token, ' +
+      '"PostGraphile 4" serves anonymous requests (no authentication at all); "PostGraphile 4 + JWT" adds jwtSecret and verifies the same kind of HS256 token on every request, ' +
       'which makes it run each request in a transaction that first loads the claims with set_config().',
     'Server CPU = user + system time of the server process (/proc/<pid>/stat) during the run; SQL execution = pg_stat_statements total_exec_time; both per request.',
-    `Statements per request (pg_stat_statements, this database only): Tickler ${describeStatements(tickler.statements, tickler.requests)}.`,
-    ...anchors.map((anchor) => `${anchor.label}: ${describeStatements(anchor.measured.statements, anchor.measured.requests)}.`),
+    `Statements per request (pg_stat_statements, this database only, last round): Tickler ${describeStatements(last.statements, last.requests)}.`,
+    ...[...anchors].map(([label, rounds]) => {
+      const measured = rounds[rounds.length - 1];
+      return measured ? `${label}: ${describeStatements(measured.statements, measured.requests)}.` : `${label}: not measured.`;
+    }),
   ];
-  const ticklerRps = tickler.load.requests.average;
-  const ahead = anchors.filter((anchor) => anchor.measured.load.requests.average > ticklerRps);
-  if (ahead.length > 0) {
-    const cpu = ahead.map((anchor) => `${ms(cpuPerRequest(anchor.measured))} for ${anchor.label}`).join(', ');
-    notes.push(
-      `Where Tickler loses (${ahead.map((anchor) => anchor.label).join(', ')}): its server process spent ${ms(cpuPerRequest(tickler))} of CPU per request against ${cpu}. ` +
-        'PostGraphile compiles the whole selection into one SQL statement that builds the nested JSON inside PostgreSQL, leaving less to do in Node; ' +
-        `Tickler runs ${num(statementsPerRequest(tickler), 0)} queries (tasks, then all their reminders in one batch: no N+1) and turns ${PAGE * (1 + REMINDERS_PER_TASK)} rows into objects, ` +
-        'Relay global ids and DateTime strings in Node, through Yoga, Pothos and Prisma, plus a JWT verification per request. ' +
-        'With 2 cores shared by the server, PostgreSQL and the load generator, that CPU is the throughput.',
-    );
-  }
+  const perRound = ['requests/s per round', tickler.map((measured) => num(rps(measured))).join(', ')];
+  for (const rounds of anchors.values()) perRound.push(rounds.map((measured) => num(rps(measured))).join(', '), '');
   return {
     title: 'API: nested read (50 tasks with their reminders) under load',
     notes,
     columns,
     rows: [
-      row('requests/s', (measured) => measured.load.requests.average, (value) => num(value), true),
+      row('requests/s', rps, (value) => num(value), true),
       row('latency p50', (measured) => measured.load.latency.p50, ms, false),
       row('latency p99', (measured) => measured.load.latency.p99, ms, false),
       row('latency max', (measured) => measured.load.latency.max, ms, false),
       row('SQL statements per request', statementsPerRequest, (value) => num(value, 2), false),
       row('SQL execution per request', sqlPerRequest, ms, false),
       row('server CPU per request', cpuPerRequest, ms, false),
+      perRound,
     ],
   };
 }

@@ -4,6 +4,7 @@
  * keys at JWT_JWKS_URL, when configured. `sub` names the user; `exp` is required.
  */
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import { unstorableTextReason } from '../domain/text.js';
 
@@ -25,10 +26,46 @@ const MAX_SUBJECT_LENGTH = 255;
 const MAX_TOKEN_LENGTH = 8192;
 
 /**
+ * Verified tokens kept for reuse: at most this many, and at most this many characters of tokens in
+ * all (a token may be up to MAX_TOKEN_LENGTH long), least recently used first out.
+ */
+const VERIFIED_CACHE_MAX_ENTRIES = 10_000;
+const VERIFIED_CACHE_MAX_CHARACTERS = 16 * 1024 * 1024;
+
+/**
+ * Verifies tokens, remembering each one that passed until its `exp` (a bounded LRU keyed by the
+ * token itself): a client repeating its token costs one verification, not one per request (the
+ * signature check is most of the cost, see BENCHMARKS.md). Only successes are kept; a cached token
+ * is refused from the moment its `exp` passes, as a fresh verification would refuse it. A token
+ * signed by a key the identity provider has since withdrawn from its JWKS stays accepted until its
+ * `exp` once seen, as with any stateless JWT verified before the withdrawal.
+ *
  * `now` gives the time `exp` and `nbf` are judged at (Unix ms): the database's clock in a server
  * (db/clock.ts), so a host whose clock is off accepts and refuses the same tokens. Default: the host's.
  */
 export function createTokenVerifier(jwt: Config['jwt'], now: () => number | Promise<number> = Date.now): TokenVerifier {
+  const verify = createUncachedTokenVerifier(jwt, now);
+  const verified = new LRUCache<string, VerifiedToken>({
+    max: VERIFIED_CACHE_MAX_ENTRIES,
+    maxSize: VERIFIED_CACHE_MAX_CHARACTERS,
+    sizeCalculation: (_value, token) => token.length,
+  });
+  return async (token) => {
+    const cached = verified.get(token);
+    if (cached !== undefined) {
+      if (cached.expiresAt.getTime() > (await now())) return cached;
+      verified.delete(token);
+      throw new AuthenticationError('token has expired');
+    }
+    const result = await verify(token);
+    const lifetimeMs = result.expiresAt.getTime() - (await now());
+    if (lifetimeMs > 0) verified.set(token, result, { ttl: lifetimeMs });
+    return result;
+  };
+}
+
+/** Verifies every token afresh (signature, algorithm, claims); see createTokenVerifier. */
+function createUncachedTokenVerifier(jwt: Config['jwt'], now: () => number | Promise<number>): TokenVerifier {
   const secret = jwt.secret === undefined ? undefined : new TextEncoder().encode(jwt.secret);
   const jwks = jwt.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(jwt.jwksUrl));
   const baseClaims = { issuer: jwt.issuer, audience: jwt.audience, requiredClaims: ['sub', 'exp'] };

@@ -4,7 +4,7 @@
  * it changes and either applies everything or nothing.
  */
 import type { Database } from '../db/client.js';
-import type { Task } from '../generated/prisma/client.js';
+import type { Prisma, Task } from '../generated/prisma/client.js';
 import { DuplicateReminderError, ErrorCode, ScheduleError, TaskNotActiveError, TooManyTasksError } from './errors.js';
 import { lockOwnedTask } from './ownership.js';
 import { retimeLocalReminders, specColumns } from './local-reminders.js';
@@ -34,7 +34,22 @@ import {
  * recurrence rule the task is the first occurrence of a new series (series.ts), and its deadline
  * the rule's first occurrence at or after `input.deadline`.
  */
-export async function createTask(db: Database, viewer: Viewer, input: CreateTaskInput, policy: DomainPolicy = DEFAULT_POLICY): Promise<Task> {
+/**
+ * What the caller will read of the created task, as Prisma query arguments (the GraphQL layer passes
+ * Pothos' `query` for the selection), so the task comes back with it rather than being read again.
+ */
+export interface TaskSelection {
+  include?: Prisma.TaskInclude;
+  select?: Prisma.TaskSelect;
+}
+
+export async function createTask(
+  db: Database,
+  viewer: Viewer,
+  input: CreateTaskInput,
+  policy: DomainPolicy = DEFAULT_POLICY,
+  selection: TaskSelection = {},
+): Promise<Task> {
   const title = parseOrThrow(titleSchema, input.title, 'title');
   const description = parseOrThrow(descriptionSchema, input.description, 'description');
   const specs = parseOrThrow(reminderListSchema, input.reminders ?? [], 'reminders').map(toReminderSpec);
@@ -68,6 +83,7 @@ export async function createTask(db: Database, viewer: Viewer, input: CreateTask
           ...(series && plan ? { seriesId: series.id, occurrence: plan.first.number } : {}),
           reminders: { create: reminders },
         },
+        ...selection,
       });
     }),
   );

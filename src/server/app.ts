@@ -19,6 +19,7 @@ import type { Viewer } from '../domain/types.js';
 import type { EventHub } from '../events/hub.js';
 import type { AddressPolicy } from '../notifiers/address-guard.js';
 import type { Context } from '../graphql/context.js';
+import { validationCachePlugin } from '../graphql/validation-cache.js';
 import { queryLimitPlugins, type GraphQLPolicy } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
 import { log, withLogContext } from '../logger.js';
@@ -132,6 +133,8 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       graphqlMetricsPlugin(),
       ...(rateLimit ? [rateLimit] : []),
       subscriptionsOverWebSocketOnly,
+      // Yoga's validation cache stays off (below); this one keys by variables too (issue 10).
+      validationCachePlugin(),
     ],
     // A query's cost depends on its variables (`first: $n`): validation results must not be reused by query text.
     parserAndValidationCache: { validationCache: false },

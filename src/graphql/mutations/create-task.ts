@@ -22,11 +22,13 @@ const CreateTaskInput = builder.inputType('CreateTaskInput', {
 });
 
 builder.mutationField('createTask', (t) =>
-  t.withAuth({ signedIn: true }).field({
+  t.withAuth({ signedIn: true }).prismaField({
     type: TaskRef,
     description: 'Creates a task with its reminders, all or nothing.',
     errors: { types: [...TASK_CHANGE_ERRORS, TooManyTasksError], dataField: { name: 'task' } },
     args: { input: t.arg({ type: CreateTaskInput }) },
-    resolve: (_root, { input }, context) => createTask(context.db, context.viewer, input, context.policy),
+    // `query` is what the selection under `task` needs (e.g. its reminders): the domain returns it
+    // from the insert itself, instead of Pothos reading the task again after the commit.
+    resolve: (query, _root, { input }, context) => createTask(context.db, context.viewer, input, context.policy, query),
   }),
 );

@@ -1,0 +1,239 @@
+/**
+ * SQL statements per mutation (issue 10), counted where they leave for PostgreSQL: every query the
+ * server's pg connections send (Prisma's adapter runs on a pg.Pool of ours whose connections record
+ * each statement, BEGIN and COMMIT included; Prisma's own `query` log event misses BEGIN), on a
+ * real server over HTTP:
+ *
+ * 1. createTask with 3 reminders, selecting the task and its reminders, sends exactly 4 statements
+ *    (BEGIN, the clock, one INSERT of the task and its reminders, COMMIT), with a quota and without;
+ *    what it answers equals what the database holds.
+ * 2. A selection the insert cannot answer (each reminder's task) is still answered right, read in
+ *    the same transaction: one statement more per relation load, never a wrong or missing field.
+ * 3. The quota still counts: at 2 active tasks the third create answers TooManyTasksError and writes
+ *    nothing.
+ */
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenVerifier } from '../src/auth/tokens.js';
+import type { LimitsConfig } from '../src/config.js';
+import { PgListener } from '../src/db/listener.js';
+import { readMigrations } from '../src/db/migrate.js';
+import { EventHub } from '../src/events/hub.js';
+import { PrismaClient } from '../src/generated/prisma/client.js';
+import { createTicklerServer } from '../src/server/app.js';
+import { testDatabaseUrl, withPgClient } from './helpers/database.js';
+import { TEST_JWT_SECRET, inSeconds, newUser, type TestUser } from './helpers/server.js';
+
+interface CountingServer {
+  url: string;
+  /** Every statement the server's database client sent since start, in order. */
+  statements: string[];
+  stop(): Promise<void>;
+}
+
+async function startCountingServer(limits: Partial<LimitsConfig>): Promise<CountingServer> {
+  const databaseUrl = testDatabaseUrl();
+  const statements: string[] = [];
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  pool.on('connect', (client) => {
+    client.query = new Proxy(client.query, {
+      apply(target, self, args: unknown[]) {
+        const [first] = args;
+        const text = typeof first === 'string' ? first : typeof first === 'object' && first !== null && 'text' in first ? String(first.text) : String(first);
+        statements.push(text.replace(/\s+/g, ' ').trim());
+        return Reflect.apply(target, self, args) as unknown;
+      },
+    });
+  });
+  const db = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const listener = new PgListener(databaseUrl);
+  const events = new EventHub(db, listener);
+  await events.start();
+  const server = createTicklerServer({
+    db,
+    events,
+    webhookPolicy: { allowPrivate: false, allowLoopback: true },
+    verifyToken: createTokenVerifier({ secret: TEST_JWT_SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined }),
+    migrationNames: (await readMigrations()).map((migration) => migration.name),
+    graphiql: false,
+    limits,
+  });
+  const address = await server.listen(0, '127.0.0.1');
+  return {
+    url: `http://127.0.0.1:${address.port}/graphql`,
+    statements,
+    stop: async () => {
+      await server.close(1000);
+      await events.stop();
+      await listener.close();
+      await db.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+interface Reminder {
+  id: string;
+  triggerAt: string;
+  kind: string;
+  secondsBeforeDeadline: number | null;
+  status: string;
+  task?: { id: string; title: string };
+}
+
+interface CreateTaskAnswer {
+  createTask: { __typename: string; code?: string; task?: { id: string; title: string; deadline: string; status: string; reminders: Reminder[] } };
+}
+
+async function post<T>(url: string, user: TestUser, query: string, variables: Record<string, unknown>): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${user.token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown[] };
+  expect(body.errors).toBeUndefined();
+  expect(response.status).toBe(200);
+  if (!body.data) throw new Error('no data');
+  return body.data;
+}
+
+const CREATE = /* GraphQL */ `
+  mutation Create($input: CreateTaskInput!) {
+    createTask(input: $input) {
+      __typename
+      ... on CreateTaskSuccess { task { id title deadline status reminders { id triggerAt kind secondsBeforeDeadline status } } }
+      ... on Error { code }
+    }
+  }
+`;
+
+const CREATE_WITH_REMINDER_TASKS = /* GraphQL */ `
+  mutation CreateDeep($input: CreateTaskInput!) {
+    createTask(input: $input) {
+      __typename
+      ... on CreateTaskSuccess { task { id title deadline status reminders { id triggerAt kind secondsBeforeDeadline status task { id title } } } }
+      ... on Error { code }
+    }
+  }
+`;
+
+function threeReminders(title: string) {
+  const deadline = inSeconds(7 * 24 * 3600);
+  return {
+    input: {
+      title,
+      deadline,
+      // Out of order on purpose: the answer lists them earliest first.
+      reminders: [{ secondsBeforeDeadline: 7200 }, { at: inSeconds(3600) }, { secondsBeforeDeadline: 86_400 }],
+    },
+  };
+}
+
+/** The database id in a Relay global id ("Task:<uuid>", base64). */
+function databaseId(globalId: string): string {
+  return Buffer.from(globalId, 'base64').toString('utf8').split(':')[1] ?? '';
+}
+
+/** The task's reminders as the database holds them (ids as the API shows them), earliest first. */
+async function storedReminders(taskGlobalId: string): Promise<Array<{ id: string; triggerAt: string; secondsBeforeDeadline: number | null; status: string }>> {
+  return withPgClient(async (client) => {
+    const { rows } = await client.query<{ id: string; trigger_at: Date; offset_seconds: number | null; status: string }>(
+      'SELECT id, trigger_at, offset_seconds, status FROM reminders WHERE task_id = $1 ORDER BY trigger_at, id',
+      [databaseId(taskGlobalId)],
+    );
+    return rows.map((row) => ({ id: Buffer.from(`Reminder:${row.id}`).toString('base64'), triggerAt: row.trigger_at.toISOString(), secondsBeforeDeadline: row.offset_seconds, status: row.status }));
+  });
+}
+
+/** Statements sent while `work` ran. The user's first request (creating the user) is done before. */
+async function statementsDuring(server: CountingServer, work: () => Promise<unknown>): Promise<string[]> {
+  const before = server.statements.length;
+  await work();
+  return server.statements.slice(before);
+}
+
+describe.each([
+  { label: 'with a quota of active tasks (the default policy)', limits: { maxActiveTasksPerUser: 1000, mutationsPerMinute: 0 } },
+  { label: 'without a quota', limits: { maxActiveTasksPerUser: 0, mutationsPerMinute: 0 } },
+])('createTask $label', ({ limits }) => {
+  let server: CountingServer;
+  beforeAll(async () => {
+    server = await startCountingServer(limits);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('creates a task with 3 reminders in 4 statements and answers what was stored', async () => {
+    const user = await newUser('statements');
+    // The first request of a user creates its row; the count is about the mutation itself.
+    await post<CreateTaskAnswer>(server.url, user, CREATE, threeReminders('warm-up'));
+    let answer: CreateTaskAnswer | undefined;
+    const sent = await statementsDuring(server, async () => {
+      answer = await post<CreateTaskAnswer>(server.url, user, CREATE, threeReminders('counted'));
+    });
+    expect(sent, sent.join('\n')).toHaveLength(4);
+    expect(sent[0]).toBe('BEGIN');
+    expect(sent[2]).toMatch(/^WITH active AS .*INSERT INTO tasks .*INSERT INTO reminders/);
+    expect(sent[3]).toBe('COMMIT');
+
+    const task = answer?.createTask.task;
+    expect(answer?.createTask.__typename).toBe('CreateTaskSuccess');
+    expect(task?.title).toBe('counted');
+    expect(task?.status).toBe('ACTIVE');
+    const stored = await storedReminders(task?.id ?? '');
+    expect(stored).toHaveLength(3);
+    expect(task?.reminders.map(({ id, triggerAt, secondsBeforeDeadline, status }) => ({ id, triggerAt, secondsBeforeDeadline, status }))).toEqual(stored);
+    expect(task?.reminders.map((reminder) => reminder.kind)).toEqual(['ABSOLUTE', 'RELATIVE', 'RELATIVE']);
+  });
+
+  it('answers a selection beyond the insert (each reminder\'s task) from a read in the same transaction', async () => {
+    const user = await newUser('statements-deep');
+    await post<CreateTaskAnswer>(server.url, user, CREATE, threeReminders('warm-up'));
+    let answer: CreateTaskAnswer | undefined;
+    const sent = await statementsDuring(server, async () => {
+      answer = await post<CreateTaskAnswer>(server.url, user, CREATE_WITH_REMINDER_TASKS, threeReminders('deep'));
+    });
+    const task = answer?.createTask.task;
+    expect(task?.reminders).toHaveLength(3);
+    expect(task?.reminders.map((reminder) => reminder.task)).toEqual([1, 2, 3].map(() => ({ id: task?.id, title: 'deep' })));
+    expect(task?.reminders.map(({ id, triggerAt, secondsBeforeDeadline, status }) => ({ id, triggerAt, secondsBeforeDeadline, status }))).toEqual(
+      await storedReminders(task?.id ?? ''),
+    );
+    // Read before COMMIT, in the transaction; nothing after it.
+    expect(sent[sent.length - 1]).toBe('COMMIT');
+    expect(sent.length).toBeGreaterThan(4);
+  });
+});
+
+describe('createTask under a quota of 2 active tasks', () => {
+  let server: CountingServer;
+  beforeAll(async () => {
+    server = await startCountingServer({ maxActiveTasksPerUser: 2, mutationsPerMinute: 0 });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('lands the 2nd task and refuses the 3rd, in 4 statements, writing nothing', async () => {
+    const user = await newUser('statements-quota');
+    const first = await post<CreateTaskAnswer>(server.url, user, CREATE, threeReminders('one'));
+    expect(first.createTask.__typename).toBe('CreateTaskSuccess');
+    const second = await post<CreateTaskAnswer>(server.url, user, CREATE, threeReminders('two'));
+    expect(second.createTask.__typename).toBe('CreateTaskSuccess');
+    let third: CreateTaskAnswer | undefined;
+    const sent = await statementsDuring(server, async () => {
+      third = await post<CreateTaskAnswer>(server.url, user, CREATE, threeReminders('three'));
+    });
+    expect(third?.createTask).toEqual({ __typename: 'TooManyTasksError', code: 'TOO_MANY_TASKS' });
+    expect(sent, sent.join('\n')).toHaveLength(4);
+    expect(sent[3]).toBe('ROLLBACK');
+    const titles = await withPgClient(async (client) => {
+      const { rows } = await client.query<{ title: string }>('SELECT t.title FROM tasks t JOIN users u ON u.id = t.owner_id WHERE u.subject = $1 ORDER BY t.title', [user.subject]);
+      return rows.map((row) => row.title);
+    });
+    expect(titles).toEqual(['one', 'two']);
+  });
+});
