@@ -7,17 +7,30 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
  */
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['tests/**/*.ts', '!tests/gql/**'],
   ignoreNoDocuments: true,
   // NodeNext ESM needs explicit .js extensions in the generated imports.
   emitLegacyCommonJSImports: false,
   generates: {
     'tests/gql/': {
+      documents: ['tests/**/*.ts', '!tests/gql/**'],
       preset: 'client',
       config: {
         scalars: { DateTime: 'string' },
         enumsAsTypes: true,
         useTypeImports: true,
+      },
+      presetConfig: { fragmentMasking: false },
+    },
+    // The dashboard's operations (all in src/web/client/operations.ts) as typed strings: the browser bundle sends them as
+    // they are, without the graphql library's parser and printer.
+    'src/web/gql/': {
+      documents: ['src/web/client/operations.ts'],
+      preset: 'client',
+      config: {
+        scalars: { DateTime: 'string' },
+        enumsAsTypes: true,
+        useTypeImports: true,
+        documentMode: 'string',
       },
       presetConfig: { fragmentMasking: false },
     },

@@ -4,22 +4,19 @@
  * time, same item counts. Prints one Markdown table per scenario and writes them to BENCHMARKS.md.
  *
  *   npm run bench -- --quick --only lateness,burst
+ *
+ * Each scenario's tables are written as one block opened by `<!-- scenario KEY: TIME (MODE) -->`. With
+ * `--only`, the blocks of the scenarios not run are kept from the existing BENCHMARKS.md, each with
+ * its own time, so a rerun of one scenario does not throw the others' figures away.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeEnvironment, startBenchServer, type BenchServer } from './lib/database.js';
+import { createContext, type Mode } from './lib/context.js';
+import { describeEnvironment, startBenchServer } from './lib/database.js';
 import { renderTable, type Table } from './lib/report.js';
 import { SCENARIOS } from './scenarios/all.js';
-
-export type Mode = 'quick' | 'full';
-
-export interface BenchContext {
-  mode: Mode;
-  server: BenchServer;
-  /** Picks the quick or the full size. */
-  size<T>(quick: T, full: T): T;
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -30,8 +27,10 @@ async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= 'warn';
 
   const server = await startBenchServer();
-  const context: BenchContext = { mode, server, size: (quick, full) => (mode === 'quick' ? quick : full) };
-  const sections: string[] = [];
+  const context = createContext(mode, server);
+  const blocks = new Map<string, string>();
+  const loadAtStart = loadavg()[0] ?? NaN;
+  const startedAt = Date.now();
   try {
     const environment = await describeEnvironment(server);
     console.log(environment.join('\n'), '\n');
@@ -39,27 +38,34 @@ async function main(): Promise<void> {
       if (only && !only.has(scenario.key)) continue;
       console.log(`running ${scenario.key} (${mode})...`);
       const started = Date.now();
+      const loadAtScenarioStart = loadavg()[0] ?? NaN;
       let tables: Table[];
       try {
         tables = await scenario.run(context);
       } catch (error) {
         tables = [{ title: scenario.title, notes: [`FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}`], columns: ['result'], rows: [['failed']] }];
       }
-      for (const table of tables) {
-        const rendered = renderTable(table);
-        console.log(rendered);
-        sections.push(rendered);
-      }
+      const rendered = tables.map(renderTable);
+      for (const table of rendered) console.log(table);
+      // Each block says how busy the machine was while it ran: the figures move with that.
+      const busy = `_Ran ${new Date(started).toISOString()} for ${((Date.now() - started) / 1000).toFixed(0)} s (${mode} mode); load average (1 min) ${loadAtScenarioStart.toFixed(1)} at its start on ${cpus().length} cores._`;
+      blocks.set(scenario.key, [blockMarker(scenario.key, new Date().toISOString(), mode), '', busy, '', ...rendered].join('\n'));
       console.log(`(${scenario.key} took ${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
     }
     if (output) {
+      const kept = only ? readBlocks(await readFile(output, 'utf8').catch(() => '')) : new Map<string, string>();
+      const sections = SCENARIOS.map((scenario) => blocks.get(scenario.key) ?? kept.get(scenario.key)).filter((block): block is string => block !== undefined);
       const document = [
         '# Benchmarks',
         '',
-        `Written by \`npm run bench${mode === 'quick' ? ' -- --quick' : ''}\` on ${new Date().toISOString()} (${mode} mode).`,
+        `Written by \`npm run bench${mode === 'quick' ? ' -- --quick' : ''}${only ? ` -- --only ${[...only].join(',')}` : ''}\` on ${new Date().toISOString()} (${mode} mode)` +
+          (only ? `; the other scenarios' tables are kept from earlier runs: ${describeKept(kept, blocks)}.` : '.'),
         'Each system ran alone, one after another, on the same PostgreSQL server, with the same item counts.',
         '',
         ...environment,
+        // Other work on the machine moves every figure; say how busy it was.
+        `- Load average (1 min) at the start: ${loadAtStart.toFixed(1)}, at the end: ${(loadavg()[0] ?? NaN).toFixed(1)} ` +
+          `(the run took ${((Date.now() - startedAt) / 60_000).toFixed(0)} min; anything above the core count means processes outside the benchmark were competing for the CPU)`,
         '',
         ...sections,
       ].join('\n');
@@ -69,6 +75,33 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
+}
+
+const MARKER = /^<!-- scenario (\S+): (\S+) \((quick|full)\) -->$/m;
+
+function blockMarker(key: string, time: string, mode: Mode): string {
+  return `<!-- scenario ${key}: ${time} (${mode}) -->`;
+}
+
+/** "idle (2026-…, full), lateness (…)": the kept blocks and when each was run. */
+function describeKept(kept: ReadonlyMap<string, string>, rerun: ReadonlyMap<string, string>): string {
+  const entries = [...kept].filter(([key]) => !rerun.has(key));
+  if (entries.length === 0) return 'none';
+  return entries.map(([key, block]) => {
+    const match = MARKER.exec(block);
+    return `${key} (${match?.[2] ?? 'time unknown'}, ${match?.[3] ?? 'mode unknown'})`;
+  }).join(', ');
+}
+
+/** The scenario blocks of an existing BENCHMARKS.md, by key (each runs until the next marker). */
+function readBlocks(document: string): Map<string, string> {
+  const blocks = new Map<string, string>();
+  const starts = [...document.matchAll(new RegExp(MARKER.source, 'gm'))];
+  starts.forEach((match, index) => {
+    const end = starts[index + 1]?.index ?? document.length;
+    blocks.set(match[1] as string, document.slice(match.index, end).trimEnd() + '\n');
+  });
+  return blocks;
 }
 
 main().catch((error: unknown) => {

@@ -4,12 +4,13 @@
  * and the order in which they stop.
  */
 import pg from 'pg';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { createDispatchClient, createPrismaClient, type Database } from './db/client.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { PgListener } from './db/listener.js';
 import { migrate } from './db/migrate.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
+import { logStartupError, type Lifecycle } from './lifecycle.js';
 import { log } from './logger.js';
 import { EmailNotifier } from './notifiers/email.js';
 import type { Notifier } from './notifiers/notifier.js';
@@ -28,16 +29,21 @@ export interface Runtime {
 
 /**
  * Configuration, the database's location and the clients, without waiting for the database to
- * answer (see prepareDatabase): a server can listen, and answer /health, before it does.
+ * answer (see prepareDatabase): a server can listen, and answer /health, before it does. With a
+ * lifecycle, what it opens is registered to be closed (an embedded PostgreSQL included) even if
+ * start-up fails or is interrupted later.
  */
-export async function boot(): Promise<Runtime> {
+export async function boot(lifecycle?: Lifecycle): Promise<Runtime> {
   const config = loadConfig();
   const database = await openDatabase(config);
+  lifecycle?.onStop(() => database.stop());
+  lifecycle?.throwIfStopping();
   const db = createPrismaClient(database.url);
   const dispatchDb = createDispatchClient(database.url, config.dispatcher.poolSize);
   const listener = new PgListener(database.url, { pingMs: config.dispatcher.listenerPingMs });
   const notifiers: Notifier[] = [new WebhookNotifier({ policy: config.webhooks })];
   if (config.email.smtpUrl) notifiers.push(new EmailNotifier({ smtpUrl: config.email.smtpUrl, from: config.email.from }));
+  lifecycle?.onStop(() => closeClients({ db, dispatchDb, listener, notifiers }));
   return { config, database, db, dispatchDb, listener, notifiers };
 }
 
@@ -100,11 +106,15 @@ export function createDispatcher(runtime: Runtime): Dispatcher {
 
 /** Closes what boot() opened, last first. */
 export async function shutdownRuntime(runtime: Runtime): Promise<void> {
+  await closeClients(runtime);
+  await runtime.database.stop();
+}
+
+async function closeClients(runtime: Pick<Runtime, 'db' | 'dispatchDb' | 'listener' | 'notifiers'>): Promise<void> {
   await runtime.listener.close();
   await Promise.allSettled(runtime.notifiers.map((notifier) => notifier.close?.()));
   await runtime.db.$disconnect();
   await runtime.dispatchDb.$disconnect();
-  await runtime.database.stop();
 }
 
 /** Runs `stop` once on SIGTERM or SIGINT, then exits 0 (1 if stopping failed). */
@@ -131,9 +141,7 @@ export function onShutdownSignal(stop: (signal: string) => Promise<void>): void 
 
 /** Logs a start-up failure the way an operator needs it, and exits 1. */
 export function exitOnStartupError(error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof ConfigError) log.error(`configuration error: ${message}`);
-  else log.error('Tickler failed to start', { error, cause: error instanceof Error ? error.cause : undefined });
+  logStartupError(error);
   process.exit(1);
 }
 

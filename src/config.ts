@@ -34,6 +34,8 @@ export interface Config {
     /** Keep "Did you mean …?" hints in GraphQL error messages. */
     suggestions: boolean;
   };
+  /** Offer POST /dev/token (one-click development sign-in on the dashboard); never in production. */
+  devTokens: boolean;
   /** Apply pending migrations when the server starts. */
   migrateOnStart: boolean;
   /** Seconds to wait for in-flight requests on SIGTERM before closing connections anyway. */
@@ -65,6 +67,17 @@ export interface Config {
     /** smtp://user:pass@host:port or smtps://...; email notifications are off when unset. */
     smtpUrl: string | undefined;
     from: string;
+  };
+  /** Retention (src/maintenance/retention.ts): what is deleted after how long, and how often it runs. */
+  retention: {
+    /** Events older than this are deleted; also the replay window of `reminderFired(after:)`. */
+    eventsDays: number;
+    /** Finished deliveries (with their attempts) older than this are deleted. */
+    deliveriesDays: number;
+    /** Reminders of tasks finished longer ago than this are deleted (the tasks stay). */
+    finishedTasksDays: number;
+    /** Time between passes; 0 turns retention off on this instance. */
+    intervalMs: number;
   };
   limits: LimitsConfig;
 }
@@ -145,6 +158,14 @@ function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+/** DEV_TOKENS: on by default outside production when there is an HS256 secret to sign with; refused in production. */
+function devTokens(env: NodeJS.ProcessEnv, production: boolean, secret: string | undefined): boolean {
+  const wanted = flag(env, 'DEV_TOKENS', !production && secret !== undefined);
+  if (wanted && production) throw new ConfigError('DEV_TOKENS=true is refused with NODE_ENV=production: anyone could sign in as anyone');
+  if (wanted && secret === undefined) throw new ConfigError('DEV_TOKENS=true needs JWT_SECRET: development tokens are HS256-signed');
+  return wanted;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const configuredSecret = optional(env, 'JWT_SECRET');
@@ -184,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       introspection: flag(env, 'GRAPHQL_INTROSPECTION', !production),
       suggestions: flag(env, 'GRAPHQL_SUGGESTIONS', !production),
     },
+    devTokens: devTokens(env, production, secret),
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     dispatcher: {
@@ -206,6 +228,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     email: {
       smtpUrl: optional(env, 'SMTP_URL'),
       from: env.EMAIL_FROM ?? 'Tickler <reminders@tickler.invalid>',
+    },
+    retention: {
+      eventsDays: integer(env, 'RETENTION_EVENTS_DAYS', 30, 1, 3650),
+      deliveriesDays: integer(env, 'RETENTION_DELIVERIES_DAYS', 30, 1, 3650),
+      finishedTasksDays: integer(env, 'RETENTION_FINISHED_TASKS_DAYS', 90, 1, 3650),
+      intervalMs: integer(env, 'RETENTION_INTERVAL_MINUTES', 60, 0, 10_080) * 60_000,
     },
     limits: loadLimits(env),
   };

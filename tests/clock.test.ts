@@ -1,6 +1,6 @@
 /**
- * One clock (issue 7, item 6): "in the past" and "more than 10 years ahead" are judged by the
- * database's clock. Three real server processes run against one database: one with a correct
+ * One clock (issue 7, item 6): "in the past", "more than 10 years ahead" and "has the token
+ * expired" are judged by the database's clock. Three real server processes run against one database: one with a correct
  * clock, one 90 s behind and one 90 s ahead (a preloaded module shifts Date.now and `new Date`).
  * The same requests, with times 30 s either side of each boundary, get the same verdicts from all
  * three, and the refused ones write nothing.
@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { signToken } from '../src/auth/tokens.js';
 import { testDatabaseUrl, withPgClient } from './helpers/database.js';
 import { spawnServerProcess, type ServerProcess } from './helpers/server-process.js';
@@ -60,7 +61,33 @@ async function verdicts(server: ServerProcess): Promise<{ verdicts: Record<strin
   result['moving a deadline to 30 s ago'] = code(await post(server, token, UPDATE, { id: taskId, input: { deadline: at(-30) } }));
   result['moving a deadline to 10 years and 30 s ahead'] = code(await post(server, token, UPDATE, { id: taskId, input: { deadline: tenYears(30) } }));
   result['moving a deadline to in 60 s'] = code(await post(server, token, UPDATE, { id: taskId, input: { deadline: at(60) } }));
+
+  // Tokens' exp, over HTTP and in a graphql-ws connection_init.
+  const tokenExpiring = async (seconds: number) => signToken(TEST_JWT_SECRET, subject, { expiresIn: Math.floor(Date.now() / 1000) + seconds });
+  const httpStatus = async (bearer: string) =>
+    (await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: '{"query":"{ viewer { id } }"}' })).status;
+  result['HTTP, token expired 30 s ago'] = String(await httpStatus(await tokenExpiring(-30)));
+  result['HTTP, token expiring in 30 s'] = String(await httpStatus(await tokenExpiring(30)));
+  result['socket, token expired 30 s ago'] = await socketVerdict(server, await tokenExpiring(-30));
+  result['socket, token expiring in 30 s'] = await socketVerdict(server, await tokenExpiring(30));
   return { verdicts: result, subject };
+}
+
+/** What a graphql-ws connection_init with `token` gets: 'ack' or the close code. */
+async function socketVerdict(server: ServerProcess, token: string): Promise<string> {
+  const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { token } })));
+      socket.on('message', (data) => {
+        if ((JSON.parse(String(data)) as { type: string }).type === 'connection_ack') resolve('ack');
+      });
+      socket.once('close', (code) => resolve(String(code)));
+      socket.once('error', reject);
+    });
+  } finally {
+    socket.close();
+  }
 }
 
 const EXPECTED = {
@@ -77,6 +104,10 @@ const EXPECTED = {
   'moving a deadline to 30 s ago': 'DEADLINE_IN_PAST',
   'moving a deadline to 10 years and 30 s ahead': 'VALIDATION',
   'moving a deadline to in 60 s': 'UpdateTaskSuccess',
+  'HTTP, token expired 30 s ago': '401',
+  'HTTP, token expiring in 30 s': '200',
+  'socket, token expired 30 s ago': '4403',
+  'socket, token expiring in 30 s': 'ack',
 };
 
 describe('an API host whose clock is 90 s off', () => {

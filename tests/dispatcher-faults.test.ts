@@ -1,15 +1,19 @@
 /**
  * Faults of PostgreSQL itself, on a server of this file's own (helpers/scratch-postgres.ts), never
  * the shared one: a crash (`pg_ctl stop -m immediate`) in the middle of a burst, a crash while a
- * webhook is in flight so that its outcome cannot be recorded, and a server and a worker started
- * before their PostgreSQL. The processes are the real entry points (`npm run worker`, `npm start`).
+ * webhook is in flight so that its outcome cannot be recorded, a server and a worker started
+ * before their PostgreSQL, and the event log's watermark held back by a long transaction (which
+ * holds back every reader of the cluster: on the shared server it would delay other files' events). The processes are the real entry points (`npm run worker`, `npm start`).
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDispatchClient } from '../src/db/client.js';
+import { PgListener } from '../src/db/listener.js';
 import { migrate } from '../src/db/migrate.js';
+import { EventHub, type ReminderFiredEvent } from '../src/events/hub.js';
 import { cleanUpDispatchers, eventually, firedCount, sleep, spawnChildDispatcher, spawnEntryPoint, withMessage, workerEnv } from './helpers/dispatcher.js';
 import { createScratchPostgres, freePort, type ScratchPostgres } from './helpers/scratch-postgres.js';
 
@@ -148,6 +152,59 @@ describe('PostgreSQL crashes', () => {
       await new Promise<void>((resolve) => receiver.close(() => resolve()));
     }
   }, 300_000);
+});
+
+describe('the event log watermark', () => {
+  it('holds live events back while an older write transaction runs anywhere in the cluster, then delivers them in commit order, none lost', async () => {
+    const { url, pool: db } = await freshDatabase();
+    const dispatchDb = createDispatchClient(url);
+    const listener = new PgListener(url);
+    const hub = new EventHub(dispatchDb, listener);
+    const other = new pg.Client({ connectionString: server.url() });
+    await other.connect();
+    try {
+      await hub.start();
+      const { rows: users } = await db.query<{ id: string }>(`INSERT INTO users (subject) VALUES ($1) RETURNING id`, [`watermark-${randomUUID()}`]);
+      const userId = users[0]?.id ?? '';
+      const received: ReminderFiredEvent[] = [];
+      const subscription = hub.subscribe(userId, null, () => true);
+      const reading = (async () => {
+        for await (const event of subscription) received.push(event);
+      })();
+      const appendEvent = (title: string) =>
+        db.query(
+          `WITH e AS (INSERT INTO events (user_id, task_id, reminder_id, type, payload)
+                      VALUES ($1, gen_random_uuid(), gen_random_uuid(), 'reminder.fired',
+                              jsonb_build_object('taskTitle', $2::text, 'deadline', '2030-01-01T00:00:00.000Z', 'triggerAt', '2029-12-31T00:00:00.000Z', 'firedAt', '2029-12-31T00:00:00.000Z'))
+                      RETURNING id)
+           SELECT pg_notify('tickler_events', '') FROM e`,
+          [userId, title],
+        );
+      await appendEvent('before');
+      await eventually('the first event', async () => (received.length === 1 ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 });
+
+      // A write transaction in another database of the cluster, left open.
+      await other.query('BEGIN');
+      await other.query('CREATE TEMP TABLE holder (x int)');
+      await other.query('SELECT pg_current_xact_id()');
+      await appendEvent('held back');
+      await sleep(1500);
+      // Committed and notified, but not final yet: an older transaction could still commit events below it.
+      expect(received.map((event) => event.taskTitle)).toEqual(['before']);
+      await other.query('COMMIT');
+      const releasedAt = Date.now();
+      await eventually('the held-back event', async () => (received.length === 2 ? true : undefined), { timeoutMs: 10_000, intervalMs: 10 });
+      console.log(`watermark: an event held back by an open transaction arrived ${Date.now() - releasedAt} ms after it ended`);
+      expect(received.map((event) => event.taskTitle)).toEqual(['before', 'held back']);
+      await subscription.return?.();
+      await reading;
+    } finally {
+      await other.end().catch(() => undefined);
+      await hub.stop();
+      await listener.close();
+      await dispatchDb.$disconnect();
+    }
+  }, 120_000);
 });
 
 describe('start-up before the database', () => {

@@ -13,7 +13,7 @@
  */
 import { generate } from '@graphql-codegen/cli';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { buildSchema, getIntrospectionQuery, lexicographicSortSchema, printSchema } from 'graphql';
+import { Lexer, Source, TokenKind, buildSchema, getIntrospectionQuery, lexicographicSortSchema, printSchema } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -132,6 +132,13 @@ const FOUR_NESTED_ALIASES = `query{${[1, 2, 3, 4]
   .join(' ')}}`;
 const SEVENTY_FIVE_ALIASES = `query{${Array.from({ length: 75 }, (_, alias) => `a${alias}: tasks(first:100){edges{node{description}}}`).join(' ')}}`;
 
+function tokenCount(document: string): number {
+  const lexer = new Lexer(new Source(document));
+  let count = 0;
+  while (lexer.advance().kind !== TokenKind.EOF) count += 1;
+  return count;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -208,6 +215,34 @@ describe('fragments are measured once (item 1)', () => {
     // Re-expanding fragments blocked the event loop for seconds per document; measured once, a document
     // costs a few times a trivial refusal.
     expect(slowest).toBeLessThan(20 * median(baseline) + 50 * median(trivialRefusal));
+  });
+});
+
+describe('document shape (graphql-armor)', () => {
+  /** `tasks(filter: { status: [ACTIVE ACTIVE …] })`: one token per list item, so any length can be made. */
+  const withTokens = (count: number) => {
+    const document = (items: number) => `{ tasks(first: 1, filter: { status: [${' ACTIVE'.repeat(items)} ] }) { edges { cursor } } }`;
+    const fixed = tokenCount(document(0));
+    const result = document(count - fixed);
+    expect(tokenCount(result)).toBe(count);
+    return result;
+  };
+
+  it('refuses a document of 2,001 tokens while it is being lexed, and takes one of 2,000', async () => {
+    const before = { ...server.counts };
+    const tooLong = await post(server.url, user.token, withTokens(2001));
+    expect(tooLong.body.data).toBeUndefined();
+    expect(tooLong.body.errors?.map((error) => error.message)).toEqual(['Syntax Error: Token limit of 2000 exceeded.']);
+    expect(server.counts).toEqual(before);
+    const fresh = await newUser('tokens');
+    const atLimit = await post(server.url, fresh.token, withTokens(2000));
+    expect(atLimit.body).toEqual({ data: { tasks: { edges: [] } } });
+  });
+
+  it('refuses more than 50 directives', async () => {
+    const directives = (count: number) => `{${Array.from({ length: count }, (_, index) => ` f${index}: __typename @include(if: true)`).join('')} }`;
+    expect((await post(server.url, null, directives(51))).body.errors?.map((error) => error.message)).toEqual(['Directives limit of 50 exceeded, found 51.']);
+    expect((await post(server.url, null, directives(50))).body.errors).toBeUndefined();
   });
 });
 
@@ -313,7 +348,13 @@ describe('introspection and suggestions policy', () => {
       expect((await post(closed.url, null, '{ __typename }')).body).toEqual({ data: { __typename: 'Query' } });
 
       const typo = await post(closed.url, user.token, '{ tasks { edges { node { titel } } } }');
-      expect(typo.body.errors?.map((error) => error.message)).toEqual(['Cannot query field "titel" on type "Task". [Suggestion hidden]']);
+      expect(typo.body.errors?.map((error) => error.message)).toEqual(['Cannot query field "titel" on type "Task".']);
+      const enumLiteral = await post(closed.url, user.token, '{ deliveries(status: [SENTT]) { edges { cursor } } }');
+      expect(enumLiteral.body.errors?.map((error) => error.message)).toEqual(['Value "SENTT" does not exist in "DeliveryStatus" enum.']);
+      const enumVariable = await post(closed.url, user.token, 'query($s: [DeliveryStatus!]) { deliveries(status: $s) { edges { cursor } } }', { s: ['SENTT'] });
+      expect(enumVariable.body.errors?.map((error) => error.message)).toEqual([
+        'Variable "$s" got invalid value "SENTT" at "s[0]"; Value "SENTT" does not exist in "DeliveryStatus" enum.',
+      ]);
       expect(closed.counts).toEqual(before);
     } finally {
       await closed.stop();
@@ -321,5 +362,7 @@ describe('introspection and suggestions policy', () => {
     // The default server (development) keeps the hint.
     const open = await post(server.url, user.token, '{ tasks { edges { node { titel } } } }');
     expect(open.body.errors?.map((error) => error.message)).toEqual(['Cannot query field "titel" on type "Task". Did you mean "title"?']);
+    const enumHint = await post(server.url, user.token, '{ deliveries(status: [SENTT]) { edges { cursor } } }');
+    expect(enumHint.body.errors?.map((error) => error.message)).toEqual(['Value "SENTT" does not exist in "DeliveryStatus" enum. Did you mean the enum value "SENT"?']);
   });
 });

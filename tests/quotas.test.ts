@@ -7,11 +7,13 @@
  *    with Retry-After), over HTTP and over graphql-ws; queries still answer; another user is
  *    unaffected; two instances on one database share one budget; 11 aliased mutations in one
  *    request are refused whole.
+ * 3. The settings: defaults, overrides, 0 for "no limit", and clear refusals of nonsense at start-up.
  */
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { testDatabaseUrl, withPgClient } from './helpers/database.js';
 import { CompleteTask, CreateTask, Viewer } from './helpers/operations.js';
 import { inSeconds, newUser, run, startInstance, type Instance, type TestUser } from './helpers/server.js';
@@ -141,5 +143,47 @@ describe('mutations per user per minute', () => {
     const accepted = await post(limitedA.url, other.token, aliases(10), createInput('alias'));
     expect(accepted.status).toBe(200);
     expect(await taskCount(other)).toBe(10);
+  });
+});
+
+describe('configuration', () => {
+  it('reads the limits from the environment, with documented defaults', () => {
+    expect(loadConfig({}).limits).toEqual({
+      maxActiveTasksPerUser: 1000,
+      mutationsPerMinute: 600,
+      socketsPerUser: 10,
+      subscriptionsPerSocket: 50,
+      socketBufferedBytes: 4194304,
+      lockTimeoutMs: 2000,
+      transactionMaxWaitMs: 5000,
+      transactionTimeoutMs: 10000,
+    });
+    const limits = loadConfig({
+      MAX_ACTIVE_TASKS_PER_USER: '0',
+      MUTATIONS_PER_MINUTE: '0',
+      WS_MAX_SOCKETS_PER_USER: '2',
+      WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '7',
+      WS_MAX_BUFFERED_BYTES: '65536',
+      LOCK_TIMEOUT_MS: '500',
+      TRANSACTION_MAX_WAIT_MS: '100',
+      TRANSACTION_TIMEOUT_MS: '501',
+    }).limits;
+    expect(limits).toEqual({
+      maxActiveTasksPerUser: 0,
+      mutationsPerMinute: 0,
+      socketsPerUser: 2,
+      subscriptionsPerSocket: 7,
+      socketBufferedBytes: 65536,
+      lockTimeoutMs: 500,
+      transactionMaxWaitMs: 100,
+      transactionTimeoutMs: 501,
+    });
+  });
+
+  it('refuses nonsense at start-up', () => {
+    expect(() => loadConfig({ MUTATIONS_PER_MINUTE: '-1' })).toThrow(ConfigError);
+    expect(() => loadConfig({ WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ WS_MAX_BUFFERED_BYTES: '65535' })).toThrow(ConfigError);
+    expect(() => loadConfig({ LOCK_TIMEOUT_MS: '500', TRANSACTION_TIMEOUT_MS: '500' })).toThrow(/TRANSACTION_TIMEOUT_MS must exceed LOCK_TIMEOUT_MS/);
   });
 });

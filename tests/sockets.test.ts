@@ -5,13 +5,16 @@
  *    and after; a real server process then logs one JSON line per close and nothing on stderr (no
  *    library stack trace), and a flood of them is throttled.
  * 2. Sockets per user: with a cap of 3, a 4th socket is closed 4429; after one closes, a new one is
- *    acknowledged; another user is unaffected.
+ *    acknowledged; another user is unaffected. With the defaults, the 11th socket and the 51st
+ *    running operation are refused.
  * 3. Operations per socket: with a cap of 2, a 3rd running subscription answers
  *    TOO_MANY_SUBSCRIPTIONS on its own id; the socket stays usable; completing one frees a place.
  * 4. Token expiry: a socket is closed 4403 "token expired" when its token's `exp` passes, and
  *    refuses nothing before that.
  * 5. Backpressure: a client that stops reading and sends 150 `tasks(first: 100)` queries is closed
  *    once its unsent buffer passes the bound (1 MiB here), instead of growing without bound.
+ * 6. Subscriptions over HTTP (server-sent events), which would bypass all of the above, answer
+ *    SUBSCRIPTIONS_OVER_WEBSOCKET and end; over graphql-ws the same subscription runs.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,14 +82,16 @@ const SUBSCRIBE_FIRED = 'subscription { reminderFired { id } }';
 
 let capped: Instance;
 let backpressured: Instance;
+let defaults: Instance;
 
 beforeAll(async () => {
+  defaults = await startInstance(testDatabaseUrl(), { poolSize: 3 });
   capped = await startInstance(testDatabaseUrl(), { poolSize: 3, limits: { socketsPerUser: 3, subscriptionsPerSocket: 2 } });
   backpressured = await startInstance(testDatabaseUrl(), { poolSize: 3, limits: { subscriptionsPerSocket: 500, socketBufferedBytes: 1024 * 1024 } });
 });
 
 afterAll(async () => {
-  await Promise.all([capped?.stop(), backpressured?.stop()]);
+  await Promise.all([capped?.stop(), backpressured?.stop(), defaults?.stop()]);
 });
 
 describe('frames over 64 KiB', () => {
@@ -163,6 +168,28 @@ describe('sockets per user', () => {
   });
 });
 
+describe('the default caps', () => {
+  it('take 10 sockets of one user and 50 running subscriptions on one socket, and refuse the 11th and the 51st', async () => {
+    const user = await newUser('defaults');
+    const sockets = await Promise.all(Array.from({ length: 10 }, () => connect(defaults.wsUrl, user.token)));
+    const eleventh = await openSocket(defaults.wsUrl);
+    eleventh.send({ type: 'connection_init', payload: { token: user.token } });
+    expect((await eleventh.closed).code).toBe(4429);
+
+    const open = sockets[0]!;
+    for (let index = 1; index <= 51; index += 1) open.send({ id: String(index), type: 'subscribe', payload: { query: SUBSCRIBE_FIRED } });
+    const refused = await open.next((message) => message.type === 'error');
+    expect(refused).toMatchObject({ id: '51', payload: [{ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 50 } }] });
+    open.send({ id: 'q', type: 'subscribe', payload: { query: '{ viewer { subject } }' } });
+    // The 50 still run, so a query is one too many as well; completing one makes room for it.
+    expect(await open.next((message) => message.id === 'q')).toMatchObject({ type: 'error' });
+    open.send({ id: '1', type: 'complete' });
+    open.send({ id: 'q2', type: 'subscribe', payload: { query: '{ viewer { subject } }' } });
+    expect(await open.next((message) => message.id === 'q2')).toMatchObject({ type: 'next' });
+    for (const socket of sockets) socket.socket.close(1000);
+  });
+});
+
 describe('operations per socket', () => {
   it('answers a 3rd running subscription with TOO_MANY_SUBSCRIPTIONS and keeps the socket; completing one frees a place', async () => {
     const user = await newUser('subs');
@@ -186,7 +213,8 @@ describe('operations per socket', () => {
 describe('token expiry', () => {
   it('closes a socket with 4403 "token expired" when its token expires, answering until then', async () => {
     const subject = `expiring-${randomUUID()}`;
-    const expiresAt = Math.floor(Date.now() / 1000) + 2;
+    // 4 to 5 s ahead: time enough to answer the query below, even on a loaded machine.
+    const expiresAt = Math.floor(Date.now() / 1000) + 5;
     const token = await signToken(TEST_JWT_SECRET, subject, { expiresIn: expiresAt });
     const open = await connect(capped.wsUrl, token);
     open.send({ id: 'live', type: 'subscribe', payload: { query: SUBSCRIBE_FIRED } });
@@ -218,5 +246,34 @@ describe('a client that stops reading', () => {
     // It never read: at most a part of the 150 answers (about 75 MB) reached it.
     expect(open.messages.filter((message) => message.type === 'next').length).toBeLessThan(150);
     expect([1006, 1013]).toContain(closed.code);
+  }, 120_000);
+});
+
+describe('subscriptions over HTTP', () => {
+  it('answers SUBSCRIPTIONS_OVER_WEBSOCKET over server-sent events and ends the response; graphql-ws serves it', async () => {
+    const user = await newUser('sse');
+    const requests: Array<[string, RequestInit, string]> = ['text/event-stream', 'application/json', 'application/graphql-response+json'].map((accept) => [
+      capped.url,
+      { method: 'POST', headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${user.token}` }, body: JSON.stringify({ query: SUBSCRIBE_FIRED }) },
+      `POST ${accept}`,
+    ]);
+    requests.push([
+      `${capped.url}?query=${encodeURIComponent(SUBSCRIBE_FIRED)}`,
+      { headers: { accept: 'text/event-stream', authorization: `Bearer ${user.token}` } },
+      'GET text/event-stream',
+    ]);
+    for (const [url, init, accept] of requests) {
+      const response = await fetch(url, init);
+      // text() resolves only once the server ended the response.
+      const text = await response.text();
+      expect(text, accept).toContain('SUBSCRIPTIONS_OVER_WEBSOCKET');
+      expect(text).not.toContain('"data":{"reminderFired"');
+    }
+    const open = await connect(capped.wsUrl, user.token);
+    open.send({ id: 's', type: 'subscribe', payload: { query: SUBSCRIBE_FIRED } });
+    open.send({ id: 'q', type: 'subscribe', payload: { query: '{ viewer { subject } }' } });
+    await open.next((message) => message.id === 'q');
+    expect(open.messages.filter((message) => message.id === 's')).toEqual([]);
+    open.socket.close(1000);
   });
 });

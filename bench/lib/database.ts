@@ -50,7 +50,14 @@ export async function startBenchServer(): Promise<BenchServer> {
       port: 56000 + Math.floor(Math.random() * 3000),
       persistent: false,
       // Counts statements per request and per idle second; costs a little on every statement, for every system alike.
-      extraFlags: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'max_connections=2500'],
+      extraFlags: [
+        '-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'max_connections=2500',
+        // Lateness is measured as the commit time of each reminder's event (pg_xact_commit_timestamp):
+        // the moment every other process can see it fired, whichever process fired it.
+        '-c', 'track_commit_timestamp=on',
+        // The user of each log line, so the auto_explain plans of one role can be picked out (scale scenario).
+        '-c', 'log_line_prefix=<bench %u> ',
+      ],
     });
     adminUrl = embedded.url;
   }

@@ -6,6 +6,8 @@ export interface Table {
   notes: string[];
   columns: string[];
   rows: string[][];
+  /** Markdown printed after the table (query plans, say). */
+  appendix?: string[];
 }
 
 export function renderTable(table: Table): string {
@@ -20,5 +22,6 @@ export function renderTable(table: Table): string {
     `| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`,
     ...table.rows.map(line),
     '',
+    ...(table.appendix && table.appendix.length > 0 ? [...table.appendix, ''] : []),
   ].join('\n');
 }

@@ -21,6 +21,14 @@ export function distribution(values: readonly number[]): Distribution {
   };
 }
 
+/** The middle value (mean of the two middle ones for an even count); NaN when none is finite. */
+export function median(values: readonly number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
 export function ms(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
   if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(1)} s`;

@@ -4,12 +4,13 @@
  * (bench/fixtures/dispatcher.ts), a Tickler server with a graphql-ws subscriber, and the
  * measuring helpers the scenarios share (waiting, pg_stat_statements, commits and WAL).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createTokenVerifier, signToken } from '../../src/auth/tokens.js';
 import { DEVELOPMENT_JWT_SECRET } from '../../src/config.js';
-import { createPrismaClient, type Database } from '../../src/db/client.js';
+import { loadConfig } from '../../src/config.js';
+import { createDispatchClient, createPrismaClient, type Database } from '../../src/db/client.js';
 import { PgListener } from '../../src/db/listener.js';
 import { readMigrations } from '../../src/db/migrate.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher.js';
@@ -158,11 +159,28 @@ export interface InProcessDispatcher {
   stop(): Promise<void>;
 }
 
-/** A dispatcher in this process, with a Prisma pool of its own (the default 10 connections, as boot.ts). */
+/** The dispatcher settings, pool and listener `npm run worker` builds when nothing is configured (src/boot.ts). */
+function defaultDispatch(url: string): { db: Database; listener: PgListener; options: DispatcherOptions } {
+  const { dispatcher: settings } = loadConfig({ NODE_ENV: 'development' });
+  return {
+    db: createDispatchClient(url, settings.poolSize),
+    listener: new PgListener(url, { pingMs: settings.listenerPingMs }),
+    options: {
+      batchSize: settings.batchSize,
+      idlePollMs: settings.idlePollMs,
+      leaseMs: settings.leaseMs,
+      heartbeatMs: settings.heartbeatMs,
+      deadAfterMs: settings.deadAfterMs,
+      delivery: { timeoutMs: settings.deliveryTimeoutMs, maxAttempts: settings.deliveryMaxAttempts, backoffBaseMs: settings.deliveryBackoffBaseMs },
+      notifiers: productionNotifiers(),
+    },
+  };
+}
+
+/** A dispatcher in this process as `npm run worker` has it: its own small pool, the pinged listener, default settings. */
 export async function startDispatcher(url: string, options: DispatcherOptions = {}): Promise<InProcessDispatcher> {
-  const db = createPrismaClient(url);
-  const listener = new PgListener(url);
-  const dispatcher = new Dispatcher(db, listener, { notifiers: productionNotifiers(), ...options });
+  const { db, listener, options: defaults } = defaultDispatch(url);
+  const dispatcher = new Dispatcher(db, listener, { ...defaults, ...options });
   const stop = async () => {
     await dispatcher.stop(1000).catch(() => undefined);
     await listener.close();
@@ -183,10 +201,13 @@ export async function startDispatcher(url: string, options: DispatcherOptions = 
 
 export interface DispatcherProcessOptions {
   batchSize?: number;
-  /** After its first claim, never fire: block in onClaimed forever (the crash scenario). */
-  blockAfterClaim?: boolean;
   /** Start the dispatcher only on a `start` command (after `ready`), to time the work alone. */
   waitForStart?: boolean;
+  /** Webhooks may go to loopback addresses (the bench's receiver). */
+  allowLoopback?: boolean;
+  /** Deliveries in flight in this process, and per endpoint (defaults 32 and 4). */
+  deliveryConcurrency?: number;
+  perEndpoint?: number;
   name?: string;
 }
 
@@ -197,8 +218,10 @@ export interface DispatcherProcessOptions {
 export function spawnDispatcher(url: string, options: DispatcherProcessOptions = {}): Fixture {
   const args = [`--database-url=${url}`];
   if (options.batchSize !== undefined) args.push(`--batch-size=${options.batchSize}`);
-  if (options.blockAfterClaim) args.push('--block-after-claim');
   if (options.waitForStart) args.push('--wait-for-start');
+  if (options.allowLoopback) args.push('--allow-loopback');
+  if (options.deliveryConcurrency !== undefined) args.push(`--delivery-concurrency=${options.deliveryConcurrency}`);
+  if (options.perEndpoint !== undefined) args.push(`--per-endpoint=${options.perEndpoint}`);
   return spawnFixture('dispatcher.ts', args, { name: options.name ?? 'tickler dispatcher' });
 }
 
@@ -215,14 +238,15 @@ export interface RunningTickler {
 }
 
 /**
- * What `npm start` runs, in this process: the API (HTTP + graphql-ws) with its EventHub, and a
- * dispatcher next to it sharing its pool and listener, with `onFired` as an extra in-process sink.
+ * What `npm start` runs, in this process: the API (HTTP + graphql-ws) on its pool, and the EventHub
+ * and a dispatcher on the dispatcher's own pool and listener (src/server/assemble.ts), with
+ * `onFired` as an extra in-process sink.
  */
 export async function startTicklerServer(url: string, dispatcherOptions: DispatcherOptions = {}): Promise<RunningTickler> {
   const db = createPrismaClient(url);
-  const listener = new PgListener(url);
-  const events = new EventHub(db, listener);
-  const dispatcher = new Dispatcher(db, listener, { notifiers: productionNotifiers(), ...dispatcherOptions });
+  const { db: dispatchDb, listener, options: defaults } = defaultDispatch(url);
+  const events = new EventHub(dispatchDb, listener);
+  const dispatcher = new Dispatcher(dispatchDb, listener, { ...defaults, ...dispatcherOptions });
   let server: TicklerServer | undefined;
   const stop = async () => {
     await server?.close(1000).catch(() => undefined);
@@ -230,6 +254,7 @@ export async function startTicklerServer(url: string, dispatcherOptions: Dispatc
     await events.stop().catch(() => undefined);
     await listener.close();
     await db.$disconnect();
+    await dispatchDb.$disconnect();
   };
   try {
     await events.start();
@@ -395,3 +420,20 @@ export async function costSince(url: string, before: DatabaseCounters): Promise<
 }
 
 export { readCounters };
+
+// ---------------------------------------------------------------------------------------------
+// Webhook endpoints
+// ---------------------------------------------------------------------------------------------
+
+/** Registers a webhook endpoint for `ownerId` directly in the database (what createWebhookEndpoint stores). */
+export async function addWebhookEndpoint(url: string, ownerId: string, endpointUrl: string): Promise<string> {
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  return withClient(url, async (client) => {
+    const { rows } = await client.query<{ id: string }>(
+      'INSERT INTO webhook_endpoints (user_id, url, secret) VALUES ($1, $2, $3) RETURNING id',
+      [ownerId, endpointUrl, secret],
+    );
+    if (!rows[0]) throw new Error('could not add the webhook endpoint');
+    return rows[0].id;
+  });
+}

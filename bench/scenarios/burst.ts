@@ -18,8 +18,7 @@ import {
 } from '../lib/anchors.js';
 import { distribution, ms, num } from '../lib/stats.js';
 import { LatenessRecorder, reminderCounts, seedReminders, sleep, startDispatcher, waitUntil, type InProcessDispatcher } from '../lib/tickler.js';
-import type { BenchContext } from '../run.js';
-import type { Scenario } from './index.js';
+import type { BenchContext, Scenario } from '../lib/context.js';
 
 /** The instant is this far after seeding starts, so every item is stored (and the worker idle) before it. */
 const LEAD_MS = 3000;
@@ -92,7 +91,7 @@ async function run(context: BenchContext): Promise<Table[]> {
         `${num(count)} reminders/jobs all due at one instant ${LEAD_MS / 1000} s after seeding began (stored in bulk before it, the worker already running and idle). ` +
           '"Until the last fired" = time the sink/handler was called for the last one minus that instant; lateness = each one\'s sink call minus the instant. ' +
           'Each system alone, in its own fresh database on the same server, in the bench process.',
-        'Tickler: one dispatcher with default settings (claims and fires 100 reminders per transaction, one batch after another; webhook notifier as `npm run worker`); sink = `onFired`, called after each batch commits.',
+        'Tickler: one dispatcher with default settings (claims and fires a batch of reminders per autocommit statement, one batch after another; webhook notifier as `npm run worker`); sink = `onFired`, called after each batch commits.',
         `graphile-worker: jobs added with add_jobs and run_at; ${describeProfile('graphile-worker', PROFILE)}.`,
         `pg-boss: jobs added with insert() and startAfter; ${describeProfile('pg-boss', PROFILE)}.`,
         'The anchors\' figures include up to one polling interval (2 s) before a worker notices that the instant has passed; a pg-boss worker then fetches one batch of 100 per polling interval, so its drain time grows with N / (10 workers × 100) × 2 s.',
@@ -115,7 +114,7 @@ function whereTicklerLoses(tickler: BurstResult, anchors: Record<AnchorSystem, B
   if (slower.length === 0) return [];
   return [
     `Why ${slower.join(' and ')} finish${slower.length === 1 ? 'es' : ''} sooner here: Tickler starts on time (it sleeps until the instant), but then fires batch after batch of 100, ` +
-      'each a claim statement and a fire transaction that updates the reminders, appends their events to the ordered log (one advisory lock) and joins their tasks; ' +
+      'each one statement that updates the reminders, appends their events to the log and their delivery rows, joining their tasks; ' +
       'the anchors lose up to one polling interval at the start and then work through cheaper rows (see the throughput table for the per-item cost).',
   ];
 }

@@ -24,13 +24,18 @@ const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'];
 const MAX_SUBJECT_LENGTH = 255;
 const MAX_TOKEN_LENGTH = 8192;
 
-export function createTokenVerifier(jwt: Config['jwt']): TokenVerifier {
+/**
+ * `now` gives the time `exp` and `nbf` are judged at (Unix ms): the database's clock in a server
+ * (db/clock.ts), so a host whose clock is off accepts and refuses the same tokens. Default: the host's.
+ */
+export function createTokenVerifier(jwt: Config['jwt'], now: () => number | Promise<number> = Date.now): TokenVerifier {
   const secret = jwt.secret === undefined ? undefined : new TextEncoder().encode(jwt.secret);
   const jwks = jwt.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(jwt.jwksUrl));
-  const claims = { issuer: jwt.issuer, audience: jwt.audience, requiredClaims: ['sub', 'exp'] };
+  const baseClaims = { issuer: jwt.issuer, audience: jwt.audience, requiredClaims: ['sub', 'exp'] };
 
   return async (token) => {
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthenticationError('token is too long');
+    const claims = { ...baseClaims, currentDate: new Date(await now()) };
     let payload: JWTPayload;
     try {
       const { alg } = decodeProtectedHeader(token);

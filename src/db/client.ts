@@ -1,4 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { metrics } from '../metrics/registry.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
 export type Database = PrismaClient;
@@ -11,7 +13,7 @@ export interface DatabaseOptions {
 }
 
 export function createPrismaClient(databaseUrl: string, options: DatabaseOptions = {}): PrismaClient {
-  const adapter = new PrismaPg({
+  const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.poolSize ?? 10,
     // A statement that runs this long is a bug or a lock pile-up; fail it rather than hang a request.
@@ -21,7 +23,12 @@ export function createPrismaClient(databaseUrl: string, options: DatabaseOptions
     // A connection whose server vanished without a word is found out by the kernel, not never.
     keepAlive: true,
   });
-  return new PrismaClient({ adapter });
+  // Our own pool (ended by $disconnect) so /metrics can report connections in use and queries waiting.
+  const untrack = metrics.pool.track(() => {
+    if (pool.ended) untrack();
+    return { in_use: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount };
+  });
+  return new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
 }
 
 /** Connections of the dispatcher's own pool (default): firing, deliveries' bookkeeping, heartbeats, the event hub. */

@@ -13,6 +13,7 @@
 import { Socket } from 'node:net';
 import pg from 'pg';
 import { log } from '../logger.js';
+import { metrics } from '../metrics/registry.js';
 
 export type NotificationHandler = (payload: string) => void;
 
@@ -150,6 +151,7 @@ export class PgListener {
       if (this.closed) return;
       this.connect().then(
         () => {
+          metrics.listenerReconnects.inc();
           log.info('notification connection restored; catching up on what was missed');
           for (const hook of this.reconnectHooks) hook();
         },

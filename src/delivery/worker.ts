@@ -16,6 +16,7 @@
  */
 import { reminderFiredPayload } from '../events/payload.js';
 import { log } from '../logger.js';
+import { metrics } from '../metrics/registry.js';
 import type { DeliveryChannel, DeliveryMessage, DeliveryResult, Notifier } from '../notifiers/notifier.js';
 import type { Database } from '../db/client.js';
 import { claimDueDeliveries, type ClaimedDelivery } from './sql/claim-due-deliveries.js';
@@ -120,6 +121,7 @@ export class DeliveryWorker {
       if (signal.aborted && !result.ok) result = { ...result, retryable: true, error: `timed out after ${this.options.timeoutMs} ms` };
     }
     const outcome = this.outcomeOf(delivery, result);
+    metrics.deliveries.inc({ channel: delivery.channel.toLowerCase(), outcome: outcome.kind, attempt: String(delivery.attempt) });
     const context = { dispatcher: this.dispatcherId, delivery: delivery.id, channel: delivery.channel, attempt: delivery.attempt };
     if (!result.ok) log.warn('delivery attempt failed', { ...context, error: result.error, statusCode: result.statusCode, next: outcome });
     const attempt = { durationMs: Date.now() - started, statusCode: result.statusCode ?? null, error: result.ok ? null : result.error.slice(0, 500) };

@@ -23,6 +23,7 @@ import type { Database } from '../db/client.js';
 import type { PgListener } from '../db/listener.js';
 import { DeliveryWorker, type DeliveryOptions } from '../delivery/worker.js';
 import { log } from '../logger.js';
+import { metrics } from '../metrics/registry.js';
 import type { Notifier } from '../notifiers/notifier.js';
 import { advanceDueSeries } from './advance-series.js';
 import { fireDueReminders, type FiredEvent } from './sql/fire-reminders.js';
@@ -48,8 +49,13 @@ export interface DispatcherOptions {
   retryMaxMs?: number;
   delivery?: DeliveryOptions;
   notifiers?: readonly Notifier[];
-  /** Called in-process right after reminders fired (committed): tests' and benchmarks' sinks. */
+  /**
+   * Called in-process right after reminders fired (committed), with every event: tests' and
+   * benchmarks' sinks. Setting it makes each fire statement return its events (a larger result).
+   */
   onFired?: (events: readonly FiredEvent[]) => void;
+  /** Called after each batch that fired something, with counts only: costs nothing extra. */
+  onBatch?: (batch: { fired: number; canceled: number; maxLatenessMs: number }) => void;
 }
 
 const DEFAULTS = {
@@ -70,9 +76,10 @@ const ERROR_RETRY_FIRST_MS = 50;
 
 export class Dispatcher {
   readonly id: string;
-  private readonly options: Required<Omit<DispatcherOptions, 'id' | 'delivery' | 'notifiers' | 'onFired'>>;
+  private readonly options: Required<Omit<DispatcherOptions, 'id' | 'delivery' | 'notifiers' | 'onFired' | 'onBatch'>>;
   private readonly deliveries: DeliveryWorker;
   private readonly onFired: DispatcherOptions['onFired'];
+  private readonly onBatch: DispatcherOptions['onBatch'];
   private timer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** Local time (Date.now()) the next pass is planned for. */
@@ -114,12 +121,17 @@ export class Dispatcher {
     }
     this.deliveries = new DeliveryWorker(db, this.id, options.notifiers ?? [], options.delivery ?? {}, () => this.wake(Date.now()));
     this.onFired = options.onFired;
+    this.onBatch = options.onBatch;
   }
+
+  /** Whether start() got as far as registering: only then can this dispatcher hold claims. */
+  private registered = false;
 
   async start(): Promise<void> {
     // start() may be retried after a partial failure (database unreachable): begin from scratch.
     for (const unlisten of this.unlisten.splice(0)) unlisten();
     await registerDispatcher(this.db, this.id, hostname(), process.pid, this.options.deadAfterMs);
+    this.registered = true;
     const catchUp = {
       reconnected: () => {
         this.seriesCheckAt = 0;
@@ -143,6 +155,8 @@ export class Dispatcher {
     clearTimeout(this.heartbeatTimer);
     for (const unlisten of this.unlisten) unlisten();
     await this.pass;
+    // Never registered (stopped during start-up, perhaps before migrations): it holds no claims.
+    if (!this.registered) return;
     try {
       const released = await this.deliveries.stop(graceMs);
       await unregisterDispatcher(this.db, this.id);
@@ -242,8 +256,10 @@ export class Dispatcher {
         details: this.onFired !== undefined,
       });
       if (batch.fired > 0) {
+        metrics.recordFired(batch.fired, batch.maxLatenessMs);
         log.info('reminders fired', { dispatcher: this.id, count: batch.fired, maxLatenessMs: Math.round(batch.maxLatenessMs) });
         this.onFired?.(batch.events);
+        this.onBatch?.({ fired: batch.fired, canceled: batch.canceled, maxLatenessMs: batch.maxLatenessMs });
       }
       if (batch.canceled > 0) log.info('due reminders of inactive tasks canceled', { dispatcher: this.id, count: batch.canceled });
       if (this.stopping || batch.fired + batch.canceled < this.options.batchSize) return batch.at;
@@ -271,6 +287,7 @@ export class Dispatcher {
         await registerDispatcher(this.db, this.id, hostname(), process.pid, this.options.deadAfterMs);
       }
       if (recovered.reminders + recovered.remindersFailed + recovered.deliveries > 0 || recovered.deadDispatchers.length > 0) {
+        metrics.claimsRecovered.inc(recovered.reminders + recovered.remindersFailed + recovered.deliveries);
         log.warn('recovered abandoned claims', { dispatcher: this.id, ...recovered });
         this.wake(Date.now());
       }

@@ -1,6 +1,6 @@
 /**
  * Every rule about what a client may ask for, in one place: the shapes and limits (zod schemas,
- * also attached to the GraphQL inputs so bad input is rejected before any resolver runs) and the
+ * checked first in each domain function, before any transaction) and the
  * rules about time, which need the clock and the task's deadline.
  */
 import { Temporal } from 'temporal-polyfill';

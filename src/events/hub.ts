@@ -62,7 +62,7 @@ const REPLAY_PAGE = 500;
 const FALLBACK_POLL_MS = 10_000;
 /** Re-reads while events are held back by an older running transaction: first delay, then doubling. */
 const HELD_BACK_FIRST_MS = 20;
-const HELD_BACK_MAX_MS = 1000;
+const HELD_BACK_MAX_MS = 250;
 /** Held back this long: log it (a long transaction somewhere in the cluster delays live events). */
 const LAG_WARNING_MS = 5000;
 
@@ -239,6 +239,14 @@ class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
   private last: LogPosition | undefined;
   private resolveStart: (() => Promise<LogPosition>) | undefined;
   private replaying: boolean;
+  /**
+   * While replaying, live events are not queued (a replay of thousands would overflow the queue
+   * with events the replay reads anyway); only the latest one's position is kept, and the replay
+   * goes on until it has passed it. Then the subscription switches to the live queue.
+   */
+  private pushedWhileReplaying: LogPosition | undefined;
+  /** The furthest position read into the replay buffer or the queue: nothing at or before it is queued again. */
+  private seen: LogPosition | undefined;
 
   constructor(
     start: { live: LogPosition } | { replayAfter: () => Promise<LogPosition> },
@@ -257,8 +265,21 @@ class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
   }
 
   readonly push = (event: ReminderFiredEvent): void => {
+    if (this.replaying) {
+      const position = { xid: event.xid, id: event.id };
+      if (this.pushedWhileReplaying === undefined || isAfter(position, this.pushedWhileReplaying)) this.pushedWhileReplaying = position;
+      this.wakeUp?.();
+      return;
+    }
+    const position = { xid: event.xid, id: event.id };
+    // Already replayed (a hub that fell behind hands out again what the replay read): not queued,
+    // so it cannot overflow the queue.
+    if (this.seen !== undefined && !isAfter(position, this.seen)) return;
     if (this.queue.length >= MAX_QUEUED_PER_SUBSCRIBER) this.overflowed = true;
-    else this.queue.push(event);
+    else {
+      this.queue.push(event);
+      this.seen = position;
+    }
     this.wakeUp?.();
   };
 
@@ -307,8 +328,14 @@ class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
       const limit = Math.min(REPLAY_PAGE, MAX_REPLAY - this.replayed);
       const page = await this.readReplay(from, limit);
       this.replayed += page.length;
-      // A short page read everything below the watermark; what commits later arrives live.
-      if (page.length < limit) this.replaying = false;
+      // A short page read everything below the watermark; what commits later arrives live, unless
+      // the hub already handed out something beyond this page (then read on).
+      const lastEvent = page[page.length - 1];
+      const reached = lastEvent ? { xid: lastEvent.xid, id: lastEvent.id } : from;
+      this.seen = reached;
+      if (page.length < limit && (this.pushedWhileReplaying === undefined || !isAfter(this.pushedWhileReplaying, reached))) {
+        this.replaying = false;
+      }
       this.replayBuffer = page;
       return this.replayBuffer.shift();
     }

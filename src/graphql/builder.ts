@@ -8,6 +8,8 @@ import { GraphQLError } from 'graphql';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import { isUuid } from '../domain/ownership.js';
+import { DomainError } from '../domain/errors.js';
+import { metrics } from '../metrics/registry.js';
 import { unstorableTextReason } from '../domain/text.js';
 import type { Context, SignedInContext } from './context.js';
 import { decodeGlobalIdLeniently } from './global-ids.js';
@@ -75,6 +77,7 @@ export const builder = new SchemaBuilder<{
     disabled: true,
   },
   errors: {
+    onResolvedError: (error) => metrics.domainErrors.inc({ code: error instanceof DomainError ? error.code : error.name }),
     defaultResultOptions: { name: ({ fieldName }) => `${capitalise(fieldName)}Success` },
     defaultUnionOptions: { name: ({ fieldName }) => `${capitalise(fieldName)}Result` },
   },

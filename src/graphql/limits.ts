@@ -14,19 +14,28 @@
  * - Introspection and "Did you mean …" suggestions follow `GraphQLPolicy` (configurable; off in
  *   production unless enabled), so a production schema is not handed to every anonymous caller.
  */
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { PothosValidationError } from '@pothos/core';
 import { createComplexityRule } from '@pothos/plugin-complexity';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import {
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  type OperationDefinitionNode,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
+import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
 
 export const QUERY_LIMITS = {
-  /** Lexical tokens in one document (the standard introspection query has about 300). */
-  maxTokens: 5000,
+  /**
+   * Lexical tokens in one document: the standard introspection query has 184, 75 aliased page
+   * queries 1,200. Also bounds graphql-js's OverlappingFieldsCanBeMergedRule, which is quadratic in
+   * repeats of one field name (and gives up with "Validation aborted." past its own bound).
+   */
+  maxTokens: 2000,
   /** Nested field levels, fragments flattened (`{ tasks { edges { node { id } } } }` is 4). */
   maxDepth: 10,
   maxAliases: 100,
@@ -67,18 +76,48 @@ const armorRules = [
   maxDirectivesRule({ n: QUERY_LIMITS.maxDirectives, propagateOnRejection: false, onReject: [reportAs('QUERY_DIRECTIVES')] }),
 ];
 
+/** The visitor shape createComplexityRule returns. */
+interface OperationVisitor {
+  OperationDefinition?: { enter?: (node: OperationDefinitionNode) => void; leave?: () => void };
+}
+
+/**
+ * The complexity rule, minus one behaviour: reading a literal argument the spec's rules refuse
+ * (`status: [SENTT]`) throws out of validation, which would drop the spec's own error (and abort a
+ * graphql-ws operation). That argument is reported by ValuesOfCorrectTypeRule; the cost is skipped.
+ */
+function costRule(rule: ValidationRule): ValidationRule {
+  return (context) => {
+    const { OperationDefinition: operation } = rule(context) as OperationVisitor;
+    return {
+      OperationDefinition: {
+        enter: (node) => {
+          try {
+            operation?.enter?.(node);
+          } catch (error) {
+            if (!(error instanceof GraphQLError)) throw error;
+          }
+        },
+        leave: () => operation?.leave?.(),
+      },
+    };
+  };
+}
+
 /** The Yoga plugins that enforce QUERY_LIMITS and `policy`, in the order they run. */
 export function queryLimitPlugins(policy: GraphQLPolicy): Array<Plugin<RequestParams>> {
   const costPlugin: Plugin<RequestParams> = {
     onValidate: ({ addValidationRule, context }) => {
       for (const rule of armorRules) addValidationRule(rule);
       addValidationRule(
-        createComplexityRule({
-          context,
-          variableValues: context.params?.variables ?? {},
-          operationName: context.params?.operationName ?? undefined,
-          maxComplexity: QUERY_LIMITS.maxComplexity,
-        }),
+        costRule(
+          createComplexityRule({
+            context,
+            variableValues: context.params?.variables ?? {},
+            operationName: context.params?.operationName ?? undefined,
+            maxComplexity: QUERY_LIMITS.maxComplexity,
+          }),
+        ),
       );
       if (!policy.introspection) addValidationRule(NoSchemaIntrospectionCustomRule);
       // The cost measure stops at what the spec's rules refuse too (an unknown field, a fragment
@@ -93,6 +132,38 @@ export function queryLimitPlugins(policy: GraphQLPolicy): Array<Plugin<RequestPa
     // Throws from inside the lexer once the count passes the limit: the rest is never parsed.
     maxTokensPlugin({ n: QUERY_LIMITS.maxTokens }) as Plugin<RequestParams>,
     costPlugin,
-    ...(policy.suggestions ? [] : [blockFieldSuggestionsPlugin() as Plugin<RequestParams>]),
+    ...(policy.suggestions ? [] : [withoutSuggestions]),
   ];
 }
+
+/**
+ * graphql-js's hints (`Did you mean "title"?`, `Did you mean the enum value "ACTIVE"?`) name parts
+ * of the schema; with introspection off they would give it away field by field. graphql-armor's
+ * block-field-suggestions only knows the first form, so the hint is cut here from every error,
+ * whether validation (literals, and variables measured by the cost rule) or execution reports it.
+ */
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
+
+function withoutHint<E extends Error>(error: E): E | GraphQLError {
+  if (!(error instanceof GraphQLError) || !error.message.includes('Did you mean')) return error;
+  return new GraphQLError(error.message.replace(SUGGESTION, '').trim(), {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: error.extensions,
+  });
+}
+
+const withoutSuggestions: Plugin<RequestParams> = {
+  onValidate: () => ({ result, setResult }) => {
+    if (result.length > 0) setResult(result.map(withoutHint));
+  },
+  onExecute: () => ({
+    onExecuteDone: (payload) =>
+      handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
+        if (result.errors?.length) setResult({ ...result, errors: result.errors.map(withoutHint) });
+      }),
+  }),
+};

@@ -7,6 +7,7 @@
  */
 import dns from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 export interface AddressPolicy {
   /** Allow private, link-local, CGNAT, multicast and reserved ranges (a trusted internal deployment). */
@@ -22,70 +23,42 @@ export const MAX_WEBHOOK_URL_LENGTH = 2048;
 /** `loopback` reaches this machine; `private` is any other address that is not on the public internet. */
 export type AddressClass = 'public' | 'loopback' | 'private';
 
-function parseIPv4(ip: string): number[] {
-  return ip.split('.').map(Number);
+const WELL_KNOWN_NAT64 = ipaddr.parseCIDR('64:ff9b::/96');
+
+/** IPv4 by ipaddr.js's special ranges: loopback and 0/8 (this host on Linux), else anything not plain unicast. */
+function classifyIPv4(address: ipaddr.IPv4): AddressClass {
+  const range = address.range();
+  if (range === 'loopback' || range === 'unspecified') return 'loopback';
+  return range === 'unicast' ? 'public' : 'private';
 }
 
-/** Eight 16-bit groups; expects text that `isIP` already accepted as IPv6 (zone id removed). */
-function parseIPv6(ip: string): number[] {
-  // A dotted IPv4 tail (::ffff:1.2.3.4) stands for the last two groups: rewrite it as hex.
-  const text = ip.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_match, a: string, b: string, c: string, d: string) => {
-    const hex = (high: string, low: string) => ((Number(high) << 8) | Number(low)).toString(16);
-    return `${hex(a, b)}:${hex(c, d)}`;
-  });
-  const groups = (part: string) => (part === '' ? [] : part.split(':').map((group) => parseInt(group, 16)));
-  const [head = '', tail] = text.split('::');
-  if (tail === undefined) return groups(head);
-  const left = groups(head);
-  const right = groups(tail);
-  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+/** The IPv4 address held in 32 bits of an IPv6 address, starting at 16-bit group `from`. */
+function embeddedIPv4(address: ipaddr.IPv6, from: number): ipaddr.IPv4 {
+  const [high = 0, low = 0] = address.parts.slice(from, from + 2);
+  return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
 }
 
-function classifyIPv4([a = 0, b = 0, c = 0]: number[]): AddressClass {
-  if (a === 127 || a === 0) return 'loopback'; // 0.0.0.0/8 connects to this host on Linux
-  if (a === 10) return 'private';
-  if (a === 172 && b >= 16 && b <= 31) return 'private';
-  if (a === 192 && b === 168) return 'private';
-  if (a === 169 && b === 254) return 'private'; // link-local, home of cloud metadata services
-  if (a === 100 && b >= 64 && b <= 127) return 'private'; // carrier-grade NAT
-  if (a === 192 && b === 0 && (c === 0 || c === 2)) return 'private'; // IETF assignments, documentation
-  if (a === 198 && (b === 18 || b === 19)) return 'private'; // benchmarking
-  if ((a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113)) return 'private'; // documentation
-  if (a >= 224) return 'private'; // multicast, reserved, broadcast
-  return 'public';
+function classifyIPv6(address: ipaddr.IPv6): AddressClass {
+  const range = address.range();
+  if (range === 'loopback' || range === 'unspecified') return 'loopback';
+  // These carry an IPv4 address that the connection (or the gateway translating it) really reaches.
+  if (address.match(WELL_KNOWN_NAT64)) return classifyIPv4(embeddedIPv4(address, 6));
+  if (range === '6to4') return classifyIPv4(embeddedIPv4(address, 1));
+  // The deprecated IPv4-compatible ::a.b.c.d, which ipaddr.js counts as unicast.
+  if (address.parts.slice(0, 6).every((part) => part === 0)) return 'private';
+  return range === 'unicast' ? 'public' : 'private';
 }
 
-function classifyIPv6(g: number[]): AddressClass {
-  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
-  const embedded = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
-  const upperZero = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
-  if (upperZero && g5 === 0 && g6 === 0 && (g7 === 0 || g7 === 1)) return 'loopback'; // :: and ::1
-  if (upperZero && g5 === 0xffff) return classifyIPv4(embedded); // IPv4-mapped: really an IPv4 connection
-  if (upperZero && g5 === 0) return 'private'; // deprecated IPv4-compatible ::a.b.c.d
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) {
-    return classifyIPv4(embedded); // NAT64: the gateway connects to the embedded IPv4 address
-  }
-  if (g0 === 0x2002) return classifyIPv4([g1 >> 8, g1 & 0xff, g2 >> 8, g2 & 0xff]); // 6to4
-  if (g0 === 0x64 && g1 === 0xff9b) return 'private'; // local-use NAT64
-  if (g0 === 0x100 && g1 === 0 && g2 === 0 && g3 === 0) return 'private'; // discard-only
-  if (g0 === 0x2001 && (g1 === 0 || g1 === 0xdb8)) return 'private'; // Teredo, documentation
-  if ((g0 & 0xfe00) === 0xfc00) return 'private'; // unique-local fc00::/7
-  if ((g0 & 0xffc0) === 0xfe80 || (g0 & 0xffc0) === 0xfec0) return 'private'; // link-local, old site-local
-  if ((g0 & 0xff00) === 0xff00) return 'private'; // multicast
-  return 'public';
-}
-
-/** Classifies an IP address; text that is not an IP address counts as private (fail closed). */
+/**
+ * Classifies an IP address, ranges from ipaddr.js; text that is not an IP address counts as private
+ * (fail closed). IPv4-mapped IPv6 (::ffff:a.b.c.d) is an IPv4 connection and is judged as one.
+ */
 export function classifyAddress(ip: string): AddressClass {
   const bare = ip.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  switch (isIP(bare)) {
-    case 4:
-      return classifyIPv4(parseIPv4(bare));
-    case 6:
-      return classifyIPv6(parseIPv6(bare.toLowerCase()));
-    default:
-      return 'private';
-  }
+  // isIP first: ipaddr.js also accepts the legacy spellings (0x7f.1, 2130706433) that Node would not connect to as such.
+  if (isIP(bare) === 0) return 'private';
+  const address = ipaddr.process(bare);
+  return address.kind() === 'ipv4' ? classifyIPv4(address as ipaddr.IPv4) : classifyIPv6(address as ipaddr.IPv6);
 }
 
 /** True for every address that is not on the public internet, loopback included. */

@@ -3,13 +3,16 @@
  * same server and path, plus /health and /ready. Knows nothing of the domain beyond handing each
  * operation a context with the database and the verified viewer.
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { AuthenticationError, bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import { DEFAULT_LIMITS, type LimitsConfig } from '../config.js';
 import type { Database } from '../db/client.js';
+import type { Clock } from '../db/clock.js';
 import type { DomainPolicy } from '../domain/policy.js';
 import { viewerForSubject } from '../domain/users.js';
 import type { Viewer } from '../domain/types.js';
@@ -18,10 +21,13 @@ import type { AddressPolicy } from '../notifiers/address-guard.js';
 import type { Context } from '../graphql/context.js';
 import { queryLimitPlugins, type GraphQLPolicy } from '../graphql/limits.js';
 import { schema } from '../graphql/schema.js';
-import { log } from '../logger.js';
+import { log, withLogContext } from '../logger.js';
+import { graphqlMetricsPlugin } from '../metrics/graphql.js';
+import { metrics, scrape } from '../metrics/registry.js';
 import { mutationRateLimit } from './rate-limit.js';
+import { createDashboardRoutes, type DashboardOptions } from '../web/routes.js';
 import { checkReadiness } from './readiness.js';
-import { attachGraphQLWebSocket, type SocketContext, type SocketIdentity } from './websocket.js';
+import { attachGraphQLWebSocket, subscriptionsOverWebSocketOnly, type SocketContext, type SocketIdentity } from './websocket.js';
 
 export interface TicklerServerOptions {
   db: Database;
@@ -35,6 +41,10 @@ export interface TicklerServerOptions {
   limits?: Partial<LimitsConfig>;
   /** Introspection and "Did you mean" hints; both on when left out (tests, development). */
   graphqlPolicy?: GraphQLPolicy;
+  /** The dashboard at `/` (src/web); without options it is served with development sign-in off. */
+  dashboard?: DashboardOptions;
+  /** The clock sockets' token expiry is judged by; give the one `verifyToken` uses. Default: the host's. */
+  clock?: Clock;
 }
 
 export interface TicklerServer {
@@ -105,6 +115,8 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: options.graphiql ? { title: 'Tickler' } : false,
+    // GraphiQL's scripts and styles come bundled in @graphql-yoga/render-graphiql, not from a CDN: it works offline.
+    renderGraphiQL,
     landingPage: false,
     // Internal errors reach clients as "Unexpected error."; only GraphQLErrors and typed domain errors pass.
     maskedErrors: true,
@@ -115,7 +127,12 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       error: (...args) => log.error('yoga', { detail: args.map(String).join(' ') }),
     },
     // Cost, shape and introspection limits, enforced at parse and validation, before `context` (the token) runs.
-    plugins: [...queryLimitPlugins(options.graphqlPolicy ?? { introspection: true, suggestions: true }), ...(rateLimit ? [rateLimit] : [])],
+    plugins: [
+      ...queryLimitPlugins(options.graphqlPolicy ?? { introspection: true, suggestions: true }),
+      graphqlMetricsPlugin(),
+      ...(rateLimit ? [rateLimit] : []),
+      subscriptionsOverWebSocketOnly,
+    ],
     // A query's cost depends on its variables (`first: $n`): validation results must not be reused by query text.
     parserAndValidationCache: { validationCache: false },
     context: async (initial: YogaInitialContext & SocketContext): Promise<Context> => {
@@ -130,6 +147,8 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     },
   });
 
+  const dashboard = createDashboardRoutes(options.dashboard ?? { devTokens: undefined });
+
   let closing = false;
   const openResponses = new Set<http.ServerResponse>();
   function handle(request: http.IncomingMessage, response: http.ServerResponse, waitingForContinue: boolean): void {
@@ -141,12 +160,17 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
+    if (pathname === '/metrics') {
+      void scrape().then(({ contentType, body }) => response.writeHead(200, { 'content-type': contentType }).end(body));
+      return;
+    }
     if (pathname === '/ready') {
       void checkReadiness(db, options.migrationNames).then((readiness) => {
         response.writeHead(readiness.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(readiness));
       });
       return;
     }
+    if (dashboard(request, response)) return;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > MAX_BODY_BYTES) {
       refuseBody(request, response, 413, `request body is larger than ${MAX_BODY_BYTES} bytes`, !waitingForContinue);
@@ -159,13 +183,20 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     if (waitingForContinue) response.writeContinue();
     void yoga(request, response);
   }
-  const httpServer = http.createServer((request, response) => handle(request, response, false));
+  // One id per request, in the response and in every log line written while serving it.
+  function withRequestId(request: http.IncomingMessage, response: http.ServerResponse, waitingForContinue: boolean): void {
+    const requestId = requestIdFrom(request.headers['x-request-id']);
+    response.setHeader('x-request-id', requestId);
+    withLogContext({ requestId }, () => handle(request, response, waitingForContinue));
+  }
+  const httpServer = http.createServer((request, response) => withRequestId(request, response, false));
   // curl and others ask before sending a large body; an oversized one is refused before it is sent.
-  httpServer.on('checkContinue', (request: http.IncomingMessage, response: http.ServerResponse) => handle(request, response, true));
+  httpServer.on('checkContinue', (request: http.IncomingMessage, response: http.ServerResponse) => withRequestId(request, response, true));
 
   const sockets = attachGraphQLWebSocket({
     httpServer,
     yoga,
+    now: options.clock ? () => options.clock!.now() : Date.now,
     limits: {
       maxMessageBytes: MAX_WS_MESSAGE_BYTES,
       socketsPerUser: limits.socketsPerUser,
@@ -185,6 +216,9 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       }
     },
   });
+
+  const untrackSockets = metrics.sockets.track(() => sockets.socketCount);
+  const untrackSubscribers = metrics.subscribers.track(() => events.subscriptionCount());
 
   return {
     httpServer,
@@ -211,6 +245,13 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       await closed;
       clearTimeout(timer);
       await sockets.close();
+      untrackSockets();
+      untrackSubscribers();
     },
   };
+}
+
+/** A client's X-Request-ID when it is a plain token (so it cannot forge log structure), else a new UUID. */
+function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && /^[\w.:-]{1,64}$/.test(header) ? header : randomUUID();
 }

@@ -5,6 +5,7 @@
  */
 import { createTokenVerifier } from '../auth/tokens.js';
 import { createDispatcher, shutdownRuntime, type Runtime } from '../boot.js';
+import { DatabaseClock } from '../db/clock.js';
 import { readMigrations } from '../db/migrate.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
 import { EventHub } from '../events/hub.js';
@@ -14,7 +15,9 @@ export interface AssembledServer {
   server: TicklerServer;
   events: EventHub;
   dispatcher: Dispatcher | undefined;
-  /** Stops serving (draining requests), then the dispatcher, the hub and the runtime. */
+  /** Stops serving (draining requests), then the dispatcher and the hub; the runtime stays open. */
+  stopServing(): Promise<void>;
+  /** stopServing(), then closes the runtime (pool, listener, notifiers, embedded PostgreSQL). */
   stop(): Promise<void>;
 }
 
@@ -23,25 +26,42 @@ export async function assembleServer(runtime: Runtime): Promise<AssembledServer>
   // On the dispatcher's own pool: live events keep flowing while the API's pool is saturated.
   const events = new EventHub(dispatchDb, listener);
   const dispatcher = config.dispatcher.enabled ? createDispatcher(runtime) : undefined;
+  // Tokens' exp is judged by the database's clock, like every other "is it past?" (db/clock.ts).
+  const clock = new DatabaseClock(db);
+  clock.start();
   const server = createTicklerServer({
     db,
     events,
     webhookPolicy: config.webhooks,
-    verifyToken: createTokenVerifier(config.jwt),
+    verifyToken: createTokenVerifier(config.jwt, async () => {
+      await clock.ready();
+      return clock.now();
+    }),
+    clock,
     migrationNames: (await readMigrations()).map((migration) => migration.name),
     graphiql: config.graphiql,
     limits: config.limits,
     graphqlPolicy: config.graphql,
+    dashboard: {
+      devTokens: config.devTokens && config.jwt.secret !== undefined
+        ? { secret: config.jwt.secret, issuer: config.jwt.issuer, audience: config.jwt.audience }
+        : undefined,
+    },
   });
   const graceMs = config.shutdownGraceSeconds * 1000;
+  const stopServing = async () => {
+    await server.close(graceMs);
+    await dispatcher?.stop(graceMs);
+    await events.stop();
+    clock.stop();
+  };
   return {
     server,
     events,
     dispatcher,
+    stopServing,
     stop: async () => {
-      await server.close(graceMs);
-      await dispatcher?.stop(graceMs);
-      await events.stop();
+      await stopServing();
       await shutdownRuntime(runtime);
     },
   };

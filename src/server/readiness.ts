@@ -1,9 +1,13 @@
 import type { Database } from '../db/client.js';
 
+/**
+ * The body of GET /ready. `pendingMigrations` is `"unknown"` when the database did not answer: what
+ * could not be checked is not reported as pending.
+ */
 export interface Readiness {
   ready: boolean;
   database: 'ok' | 'unreachable';
-  pendingMigrations: string[];
+  pendingMigrations: string[] | 'unknown';
 }
 
 const READINESS_TIMEOUT_MS = 2000;
@@ -18,6 +22,8 @@ export async function checkReadiness(db: Database, migrationNames: readonly stri
       SELECT migration_name FROM "_prisma_migrations"
       WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`;
   })();
+  // The query may still fail after the timeout won the race; nobody awaits it then.
+  query.catch(() => undefined);
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), READINESS_TIMEOUT_MS).unref());
   try {
     const rows = await Promise.race([query, timeout]);
@@ -25,6 +31,6 @@ export async function checkReadiness(db: Database, migrationNames: readonly stri
     const pendingMigrations = migrationNames.filter((name) => !applied.has(name));
     return { ready: pendingMigrations.length === 0, database: 'ok', pendingMigrations };
   } catch {
-    return { ready: false, database: 'unreachable', pendingMigrations: [...migrationNames] };
+    return { ready: false, database: 'unreachable', pendingMigrations: 'unknown' };
   }
 }

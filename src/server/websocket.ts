@@ -17,14 +17,15 @@
  * Every one of these is logged as one JSON line through our logger, without stacks, and repeated
  * lines of one kind are throttled, so nothing a client sends can flood the logs.
  */
+import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
-import type { YogaServerInstance } from 'graphql-yoga';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Viewer } from '../domain/types.js';
 import type { Context } from '../graphql/context.js';
-import { log, type LogFields } from '../logger.js';
+import { log, withLogContext, type LogFields } from '../logger.js';
 
 export interface WebSocketLimits {
   /** A frame larger than this closes the socket with 1009. */
@@ -51,6 +52,24 @@ export interface SocketContext {
   socketViewer?: Viewer;
 }
 
+/**
+ * Subscriptions are served over graphql-ws only, where the limits above hold. Yoga would also
+ * serve them over HTTP (server-sent events), past every socket cap and past the token's `exp`;
+ * there they answer one error, `extensions.code` SUBSCRIPTIONS_OVER_WEBSOCKET, and end.
+ */
+export const subscriptionsOverWebSocketOnly: Plugin<SocketContext> = {
+  onSubscribe: ({ context, setResultAndStopExecution }) => {
+    if (context.socketViewer !== undefined) return;
+    setResultAndStopExecution({
+      errors: [
+        new GraphQLError('subscriptions are served over WebSocket (graphql-ws, subprotocol graphql-transport-ws) on this path', {
+          extensions: { code: 'SUBSCRIPTIONS_OVER_WEBSOCKET' },
+        }),
+      ],
+    });
+  },
+};
+
 export interface SocketIdentity {
   viewer: Viewer;
   /** When the token that opened the socket expires; the socket closes then. */
@@ -68,6 +87,8 @@ export interface GraphQLWebSocketOptions {
   limits: WebSocketLimits;
   /** Ping period in ms; a socket that does not answer a ping within one period is dropped. */
   keepAliveMs?: number;
+  /** The clock tokens are judged by (Unix ms): the database's (db/clock.ts), as for HTTP requests. */
+  now?: () => number;
 }
 
 export interface GraphQLWebSocketServer {
@@ -120,6 +141,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQLWebSocketServer {
   const { yoga, limits, authenticate } = options;
   const keepAliveMs = options.keepAliveMs ?? 12_000;
+  const now = options.now ?? Date.now;
   const throttle = new LogThrottle();
   const socketsByUser = new Map<string, Set<WebSocket>>();
 
@@ -169,7 +191,7 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
     onSubscribe: async (context, _id, payload) => {
       const identity = context.extra.identity;
       if (identity === undefined) return [new GraphQLError('not authenticated')];
-      if (Date.now() >= identity.expiresAt.getTime()) {
+      if (now() >= identity.expiresAt.getTime()) {
         closeSocket(context.extra.socket, SocketCloseCode.Forbidden, 'token expired');
         return [new GraphQLError('token expired', { extensions: { code: 'UNAUTHENTICATED' } })];
       }
@@ -208,16 +230,17 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
         operationName: payload.operationName,
       };
     },
-    execute: (args) => executorsFor(args).execute(args) as ReturnType<ExecuteHook>,
-    subscribe: (args) => executorsFor(args).subscribe(args) as ReturnType<SubscribeHook>,
+    // Each operation's log lines carry a request id of their own, as HTTP requests' do.
+    execute: (args) => withLogContext({ requestId: randomUUID() }, () => executorsFor(args).execute(args)) as ReturnType<ExecuteHook>,
+    subscribe: (args) => withLogContext({ requestId: randomUUID() }, () => executorsFor(args).subscribe(args)) as ReturnType<SubscribeHook>,
   });
 
   /** Closes the socket with 4403 when its token's `exp` passes (the graphql-ws #482 class of bug). */
   function armExpiry(socket: WebSocket, expiresAt: Date): void {
-    const wait = expiresAt.getTime() - Date.now();
+    const wait = expiresAt.getTime() - now();
     const timer = setTimeout(
       () => {
-        if (Date.now() >= expiresAt.getTime()) closeSocket(socket, SocketCloseCode.Forbidden, 'token expired');
+        if (now() >= expiresAt.getTime()) closeSocket(socket, SocketCloseCode.Forbidden, 'token expired');
         else armExpiry(socket, expiresAt);
       },
       Math.max(0, Math.min(wait, MAX_TIMER_MS)),
@@ -225,11 +248,20 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
     socket.once('close', () => clearTimeout(timer));
   }
 
+  // noServer, upgrades handed over below: the HTTP server's own errors (EADDRINUSE at listen) are then
+  // not re-emitted here, and a failed start reports its one start-up error line.
   const wsServer = new WebSocketServer({
-    server: options.httpServer,
+    noServer: true,
     path: yoga.graphqlEndpoint,
     maxPayload: limits.maxMessageBytes,
     handleProtocols: (protocols) => handleProtocols(protocols),
+  });
+  options.httpServer.on('upgrade', (request, socket, head) => {
+    if (!wsServer.shouldHandle(request)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
   });
   // Errors of the listening server (the HTTP server's, re-emitted): one line, no stack.
   wsServer.on('error', (error) => log.error('websocket server error', { error }));

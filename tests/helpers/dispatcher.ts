@@ -59,41 +59,6 @@ export async function eventually<T>(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Gates: an onClaimed hook awaits one until the test opens it.
-
-export interface Gate {
-  readonly promise: Promise<void>;
-  open(): void;
-  fail(error: Error): void;
-}
-
-const gates = new Set<Gate>();
-
-export function createGate(): Gate {
-  let open!: () => void;
-  let fail!: (error: Error) => void;
-  const promise = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  // A gate failed on purpose must not count as an unhandled rejection when nobody awaits it any more.
-  promise.catch(() => undefined);
-  const gate: Gate = {
-    promise,
-    open: () => {
-      gates.delete(gate);
-      open();
-    },
-    fail: (error) => {
-      gates.delete(gate);
-      fail(error);
-    },
-  };
-  gates.add(gate);
-  return gate;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Dispatchers in this process.
 
 export interface LocalDispatcher {
@@ -330,14 +295,9 @@ function isRecord(value: unknown): value is JsonLine {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-export function stringArray(value: unknown): string[] {
-  if (!Array.isArray(value)) throw new Error(`expected an array, got ${JSON.stringify(value)}`);
-  return value.map(String);
-}
 
 /** Kills every child process group and stops every local dispatcher, whatever state they are in. */
 export async function cleanUpDispatchers(): Promise<void> {
-  for (const gate of [...gates]) gate.open();
   for (const { process: child } of children) {
     if (child.pid === undefined) continue;
     try {

@@ -1,5 +1,5 @@
 /**
- * `npm start`'s server (src/server/main.ts) as a real child process on a free port, against the
+ * `npm start`'s server (dist/server/main.js) as a real child process on a free port, against the
  * test database, with its stdout (JSON log lines) and stderr collected. Optional `preload`
  * modules run before it (`node --import`), e.g. to shift its clock.
  */
@@ -50,7 +50,11 @@ export async function spawnServerProcess(
   options: { env?: Record<string, string>; preload?: string[] } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const args = ['--import', 'tsx', ...(options.preload ?? []).flatMap((module) => ['--import', module]), 'src/server/main.ts'];
+  // The compiled build (dist/, made by the global setup) as production runs it; with preload modules
+  // (TypeScript, e.g. a clock shift) the sources through tsx's loader.
+  const preload = options.preload ?? [];
+  const args =
+    preload.length === 0 ? ['dist/server/main.js'] : ['--import', 'tsx', ...preload.flatMap((module) => ['--import', module]), 'src/server/main.ts'];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: {

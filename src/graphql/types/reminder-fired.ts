@@ -1,5 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { HubNotReadyError, MAX_REPLAY, SubscriberTooSlowError, type ReminderFiredEvent } from '../../events/hub.js';
+import type { Database } from '../../db/client.js';
+import { eventsDeletedThrough } from '../../maintenance/sql/events-deleted-through.js';
 import { builder } from '../builder.js';
 import { databaseIdOf, globalIdOf } from '../global-ids.js';
 
@@ -34,9 +36,10 @@ builder.subscriptionField('reminderFired', (t) =>
       taskId: t.arg.id({ required: false }),
       after: t.arg.id({ required: false }),
     },
-    subscribe: (_root, args, context) => {
+    subscribe: async (_root, args, context) => {
       // The hub may refuse at once (not ready): translate that too.
       const after = args.after == null ? null : parseEventId(String(args.after));
+      if (after !== null) await refuseBeyondReplayWindow(context.db, after);
       // An id that is not one of the viewer's tasks simply never matches.
       const taskId = args.taskId == null ? null : databaseIdOrNull(String(args.taskId));
       try {
@@ -51,6 +54,21 @@ builder.subscriptionField('reminderFired', (t) =>
     resolve: (event) => event,
   }),
 );
+
+/**
+ * Resuming from an event at or before what retention has deleted (the `after` event itself may be
+ * gone, and with it its place in the log) could silently skip deleted events: refuse with
+ * REPLAY_WINDOW_EXCEEDED so the client reloads its state and subscribes afresh.
+ */
+async function refuseBeyondReplayWindow(db: Database, after: bigint): Promise<void> {
+  const deletedThrough = await eventsDeletedThrough(db);
+  if (deletedThrough !== null && after <= deletedThrough) {
+    throw new GraphQLError(
+      `events after ${after} are no longer kept (older than the replay window); reload your tasks, then subscribe without \`after\``,
+      { extensions: { code: 'REPLAY_WINDOW_EXCEEDED' } },
+    );
+  }
+}
 
 function databaseIdOrNull(globalId: string): string {
   try {
