@@ -61,8 +61,8 @@ describe('a passed deadline', () => {
   it('creates the next occurrence (the first one still ahead) with its reminders, once', async () => {
     const owner = await viewer();
     const task = await overdueSeries(owner, [{ secondsBeforeDeadline: 3600 }]);
-    expect(await advanceDueSeries(db)).toBe(1);
-    expect(await advanceDueSeries(db)).toBe(0);
+    expect(await advanceDueSeries(db)).toEqual({ created: 1, failed: 0 });
+    expect(await advanceDueSeries(db)).toEqual({ created: 0, failed: 0 });
     // Occurrence 2 is day(4) 09:00 IST: the rule's own time, whatever happened to occurrence 1's deadline.
     expect((await occurrencesOf(task.id)).map((row) => [row.occurrence, row.status, row.deadline.toISOString(), row.reminders])).toEqual([
       [1, 'ACTIVE', expect.any(String), 1],
@@ -101,13 +101,13 @@ describe('a passed deadline', () => {
         );
         return (rows[0]?.n ?? 0) >= 1;
       });
-      expect(await advanceDueSeries(db)).toBe(0);
+      expect(await advanceDueSeries(db)).toEqual({ created: 0, failed: 0 });
     } finally {
       await holder.query('COMMIT');
       holder.release();
     }
     await completion;
-    expect(await advanceDueSeries(db)).toBe(0);
+    expect(await advanceDueSeries(db)).toEqual({ created: 0, failed: 0 });
     expect((await occurrencesOf(task.id)).map((row) => [row.occurrence, row.status])).toEqual([[1, 'COMPLETED'], [2, 'ACTIVE']]);
   });
 
@@ -115,7 +115,7 @@ describe('a passed deadline', () => {
     const owner = await viewer();
     const task = await createTask(db, owner, { title: 'Once', deadline: new Date(`${day(3)}T09:00:00+05:30`), recurrence: { rule: 'FREQ=DAILY;COUNT=1' } });
     await testPool().query(`UPDATE tasks SET deadline = now() - interval '1 second' WHERE id = $1`, [task.id]);
-    expect(await advanceDueSeries(db)).toBe(0);
+    expect(await advanceDueSeries(db)).toEqual({ created: 0, failed: 0 });
     const { rows } = await testPool().query<{ status: string }>('SELECT s.status::text AS status FROM task_series s JOIN tasks t ON t.series_id = s.id WHERE t.id = $1', [task.id]);
     expect(rows).toEqual([{ status: 'ENDED' }]);
     expect(await occurrencesOf(task.id)).toHaveLength(1);

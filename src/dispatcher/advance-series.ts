@@ -12,9 +12,9 @@ import { claimDueSeries } from './sql/claim-due-series.js';
 
 /**
  * Advances every series whose newest occurrence's deadline has passed, up to `max`.
- * @returns how many next occurrences were created.
+ * @returns how many next occurrences were created, and how many series failed to advance.
  */
-export async function advanceDueSeries(db: Database, max = 100): Promise<number> {
+export async function advanceDueSeries(db: Database, max = 100): Promise<{ created: number; failed: number }> {
   let created = 0;
   // A series whose advance fails (it should not) is logged and left for the next pass, so that it
   // cannot hold back the others in this one.
@@ -38,5 +38,5 @@ export async function advanceDueSeries(db: Database, max = 100): Promise<number>
     }
   }
   if (created > 0) log.info('recurring tasks advanced past their deadline', { created });
-  return created;
+  return { created, failed: failed.length };
 }

@@ -89,6 +89,12 @@ export class Dispatcher {
   private stopping = false;
   /** Database clock minus local clock, learned from each nextDue(). */
   private clockOffsetMs = 0;
+  /**
+   * Local time from which a pass looks for series whose newest occurrence passed its deadline: the
+   * earliest such deadline next-due or a notification reported. Idle passes then cost no extra
+   * statement. 0: look at the next pass.
+   */
+  private seriesCheckAt = 0;
   private skippedRetryMs = SKIPPED_RETRY_FIRST_MS;
   private errorRetryMs = ERROR_RETRY_FIRST_MS;
   private unlisten: Array<() => void> = [];
@@ -126,7 +132,12 @@ export class Dispatcher {
     for (const unlisten of this.unlisten.splice(0)) unlisten();
     await registerDispatcher(this.db, this.id, hostname(), process.pid, this.options.deadAfterMs);
     this.registered = true;
-    const catchUp = { reconnected: () => this.wake(Date.now()) };
+    const catchUp = {
+      reconnected: () => {
+        this.seriesCheckAt = 0;
+        this.wake(Date.now());
+      },
+    };
     this.unlisten.push(
       await this.listener.listen('tickler_reminders', (payload) => this.onReminderDue(payload), catchUp),
       await this.listener.listen('tickler_deliveries', () => this.wake(Date.now()), catchUp),
@@ -160,6 +171,8 @@ export class Dispatcher {
   private onReminderDue(payload: string): void {
     const dueAtDatabase = Number(payload);
     if (!Number.isFinite(dueAtDatabase)) return;
+    // The time may be a recurring task's deadline (src/domain/series.ts) rather than a reminder's.
+    this.seriesCheckAt = Math.min(this.seriesCheckAt, dueAtDatabase - this.clockOffsetMs);
     this.wake(dueAtDatabase - this.clockOffsetMs);
   }
 
@@ -191,11 +204,12 @@ export class Dispatcher {
     try {
       this.wakeDuringPass = false;
       const firedUpTo = await this.fireDue();
-      await advanceDueSeries(this.db);
+      await this.advanceSeries();
       const claimedUpTo = await this.deliveries.startDue();
       const due = await nextDue(this.db, { reminders: firedUpTo, deliveries: claimedUpTo ?? firedUpTo });
       this.clockOffsetMs = due.databaseNow.getTime() - Date.now();
       const deliveriesMatter = this.deliveries.capacity() > 0;
+      if (due.seriesInMs !== null) this.seriesCheckAt = Math.min(this.seriesCheckAt, Date.now() + due.seriesInMs);
       for (const inMs of [due.reminderInMs, due.seriesInMs, deliveriesMatter ? due.deliveryInMs : null]) {
         if (inMs !== null) delayMs = Math.min(delayMs, Math.max(0, inMs));
       }
@@ -217,6 +231,20 @@ export class Dispatcher {
       this.errorRetryMs = Math.min(this.errorRetryMs * 4, this.options.retryMaxMs);
     }
     if (!this.stopping) this.schedule(delayMs);
+  }
+
+  /** Advances series past their deadlines when one may be due (see `seriesCheckAt`). */
+  private async advanceSeries(): Promise<void> {
+    if (Date.now() < this.seriesCheckAt) return;
+    this.seriesCheckAt = Infinity;
+    try {
+      const { failed } = await advanceDueSeries(this.db);
+      // A series that failed to advance is looked at again after the idle poll, not in a loop.
+      if (failed > 0) this.seriesCheckAt = Date.now() + this.options.idlePollMs;
+    } catch (error) {
+      this.seriesCheckAt = 0;
+      throw error;
+    }
   }
 
   /** Fires batches until a short one; returns the last statement's time (database clock). */
