@@ -146,6 +146,23 @@ describe('calendar rules', () => {
     ]);
   });
 
+  it('yearly BYDAY ordinals count within the year, up to the 53rd: never into the next year', () => {
+    // Years with 53 Mondays start (or, in leap years, start or end) on a Monday: 2029 (Mon 1 Jan to
+    // Mon 31 Dec) and 2035 (likewise); 2024 was a leap year starting on a Monday (Mon 30 Dec is the 53rd).
+    expect(deadlines('FREQ=YEARLY;BYDAY=53MO', 'UTC', '2026-12-02T09:00:00', 3, new Date('2040-01-01T00:00:00Z'))).toEqual([
+      '2029-12-31T09:00:00.000Z',
+      '2035-12-31T09:00:00.000Z',
+    ]);
+    expect(deadlines('FREQ=YEARLY;BYDAY=-53MO', 'UTC', '2026-12-02T09:00:00', 3, new Date('2040-01-01T00:00:00Z'))).toEqual([
+      '2029-01-01T09:00:00.000Z',
+      '2035-01-01T09:00:00.000Z',
+    ]);
+    // The 52nd Friday of 2027 is 24 December; of 2028 (a leap year), 29 December.
+    expect(deadlines('FREQ=YEARLY;BYDAY=52FR', 'UTC', '2027-01-01T09:00:00', 2)).toEqual(['2027-12-24T09:00:00.000Z', '2028-12-29T09:00:00.000Z']);
+    // The fifth Sunday of February exists only when February 1 is a Sunday in a leap year: 2032.
+    expect(deadlines('FREQ=YEARLY;BYMONTH=2;BYDAY=5SU', 'UTC', '2027-01-01T09:00:00', 2, new Date('2045-01-01T00:00:00Z'))).toEqual(['2032-02-29T09:00:00.000Z']);
+  });
+
   it('COUNT and UNTIL end the series (UNTIL inclusive, compared as instants)', () => {
     expect(deadlines('FREQ=DAILY;COUNT=3', 'UTC', '2027-01-01T09:00:00', 10)).toHaveLength(3);
     expect(deadlines('FREQ=DAILY;UNTIL=20270103T090000Z', 'UTC', '2027-01-01T09:00:00', 10)).toEqual([

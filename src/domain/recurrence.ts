@@ -61,6 +61,11 @@ export interface ParsedRule {
   until: Until | null;
   /** The rule without UNTIL, which Tickler applies itself on instants (see `occurrences`). */
   withoutUntil: string;
+  /**
+   * BYDAY items with an ordinal (`1MO`, `-1FR`, `53MO`) and the period they count in (RFC 5545
+   * §3.3.10: the month with FREQ=MONTHLY or with BYMONTH, else the year); empty without ordinals.
+   */
+  byDayOrdinals: { items: Array<{ ordinal: number | null; weekday: number }>; scope: 'month' | 'year' } | null;
 }
 
 const FIELD = 'recurrence.rule';
@@ -163,7 +168,14 @@ export function parseRule(input: string): ParsedRule {
   if (wkst !== undefined && !WEEKDAYS.includes(wkst)) invalid(`WKST=${wkst} is not a weekday`);
 
   const withoutUntil = [...parts].filter(([name]) => name !== 'UNTIL').map(([name, value]) => `${name}=${value}`).join(';');
-  return { text: [...parts].map(([name, value]) => `${name}=${value}`).join(';'), freq: frequency, interval, count, until, withoutUntil };
+  const byDayItems = (byDay?.split(',') ?? []).map((item) => {
+    const match = /^([+-]?\d{1,2})?([A-Z]{2})$/.exec(item);
+    return { ordinal: match?.[1] === undefined ? null : Number(match[1]), weekday: WEEKDAYS.indexOf(match?.[2] ?? '') + 1 };
+  });
+  const byDayOrdinals = byDayItems.some((item) => item.ordinal !== null)
+    ? { items: byDayItems, scope: frequency === 'MONTHLY' || parts.has('BYMONTH') ? ('month' as const) : ('year' as const) }
+    : null;
+  return { text: [...parts].map(([name, value]) => `${name}=${value}`).join(';'), freq: frequency, interval, count, until, withoutUntil, byDayOrdinals };
 }
 
 function parseUntil(value: string): Until {
@@ -243,6 +255,24 @@ export function occurrences(series: SeriesRule, options: ExpandOptions): Occurre
   }
 }
 
+/**
+ * Whether `date` is the nth weekday its BYDAY ordinal names, counted in its month or year (RFC 5545
+ * §3.3.10). rrule-temporal 2.2.8 counts ±53 past the end of the year (`FREQ=YEARLY;BYDAY=53MO` gave
+ * the first Monday of the next year), so every instance it gives is checked here: a rule never yields a
+ * date it does not name, whatever the library's arithmetic does.
+ */
+function satisfiesByDayOrdinals(parsed: ParsedRule, date: Temporal.PlainDate): boolean {
+  if (parsed.byDayOrdinals === null) return true;
+  const inMonth = parsed.byDayOrdinals.scope === 'month';
+  const dayOfPeriod = inMonth ? date.day : date.dayOfYear;
+  const daysInPeriod = inMonth ? date.daysInMonth : date.daysInYear;
+  const fromStart = Math.floor((dayOfPeriod - 1) / 7) + 1;
+  const fromEnd = -(Math.floor((daysInPeriod - dayOfPeriod) / 7) + 1);
+  return parsed.byDayOrdinals.items.some(
+    (item) => item.weekday === date.dayOfWeek && (item.ordinal === null || item.ordinal === fromStart || item.ordinal === fromEnd),
+  );
+}
+
 /** A wall-clock time as "wall milliseconds": its epoch milliseconds were it in UTC. Cheap to compare. */
 function wallMs(local: Temporal.PlainDateTime): number {
   return local.toZonedDateTime('UTC').epochMilliseconds;
@@ -264,7 +294,10 @@ function expandWallClock(parsed: ParsedRule, anchor: Temporal.PlainDateTime, win
   try {
     // between() takes rrule-temporal's fast paths; a per-instance iterator callback would take its
     // general engine (about a millisecond per instance).
-    return rule.between(dtstart, windowEnd.toZonedDateTime('UTC'), true).map((wallClock) => wallClock.epochMilliseconds);
+    return rule
+      .between(dtstart, windowEnd.toZonedDateTime('UTC'), true)
+      .filter((wallClock) => satisfiesByDayOrdinals(parsed, wallClock.toPlainDate()))
+      .map((wallClock) => wallClock.epochMilliseconds);
   } catch (error) {
     // rrule-temporal gives up after maxIterations periods: no (more) occurrences in the window.
     if (error instanceof Error && /Maximum iterations/.test(error.message)) return [];
