@@ -19,6 +19,7 @@ import {
   SnoozeReminder,
   ViewerSettings,
 } from './helpers/recurrence-operations.js';
+import { DeleteTask } from './helpers/operations.js';
 import { execute, run, TEST_JWT_SECRET, useServer, type TestUser } from './helpers/server.js';
 
 const server = useServer();
@@ -245,6 +246,18 @@ describe('completions', () => {
     if (cancelled.cancelTask.__typename !== 'CancelTaskSuccess') throw new Error('cancel failed');
     expect(cancelled.cancelTask.task.recurrence).toMatchObject({ status: 'CANCELED', nextOccurrences: [] });
     expect((await seriesRows(task.id)).map((row) => [row.occurrence, row.status])).toEqual([[1, 'CANCELED']]);
+  });
+});
+
+describe('deleting an occurrence', () => {
+  it('ends the series like cancelling: no next occurrence is ever made, the other occurrences stay', async () => {
+    const user = await userWith('Asia/Kolkata');
+    const task = await createRecurring(user, { title: 'Delete me', deadline: `${addDays(todayUtc(), 3)}T09:00:00+05:30`, recurrence: { rule: 'FREQ=DAILY' } });
+    await run(server, user, CompleteRecurringTask, { id: task.id });
+    const second = (await seriesRows(task.id))[1];
+    const deleted = await run(server, user, DeleteTask, { id: taskGlobalId(second?.id ?? '') });
+    expect(deleted.deleteTask.__typename).toBe('DeleteTaskPayload');
+    expect((await seriesRows(task.id)).map((row) => [row.occurrence, row.status, row.series_status])).toEqual([[1, 'COMPLETED', 'CANCELED']]);
   });
 });
 

@@ -196,7 +196,12 @@ export function cancelTask(db: Database, viewer: Viewer, taskId: string, policy:
 export async function deleteTask(db: Database, viewer: Viewer, taskId: string, policy: DomainPolicy = DEFAULT_POLICY): Promise<string> {
   return inTaskTransaction(db, viewer, taskId, policy, async (tx) => {
     await lockOwnedTask(tx, viewer, taskId);
-    await tx.task.delete({ where: { id: taskId } });
+    const deleted = await tx.task.delete({ where: { id: taskId }, select: { seriesId: true } });
+    // Deleting an occurrence ends its series, as cancelling one does: the next occurrence is made from
+    // the newest, and an active series left without it could never advance.
+    if (deleted.seriesId !== null) {
+      await tx.taskSeries.updateMany({ where: { id: deleted.seriesId, status: 'ACTIVE' }, data: { status: 'CANCELED' } });
+    }
     return taskId;
   });
 }
