@@ -14,9 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createContext, type Mode } from './lib/context.js';
-import { describeEnvironment, startBenchServer } from './lib/database.js';
 import { renderTable, type Table } from './lib/report.js';
-import { SCENARIOS } from './scenarios/all.js';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -24,7 +22,10 @@ async function main(): Promise<void> {
   const onlyIndex = args.indexOf('--only');
   const only = onlyIndex >= 0 ? new Set((args[onlyIndex + 1] ?? '').split(',')) : undefined;
   const output = args.includes('--no-write') ? undefined : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../BENCHMARKS.md');
+  // Before anything from src/ is loaded: the logger reads LOG_LEVEL once, when it is created.
   process.env.LOG_LEVEL ??= 'warn';
+  const { describeEnvironment, startBenchServer } = await import('./lib/database.js');
+  const { SCENARIOS } = await import('./scenarios/all.js');
 
   const server = await startBenchServer();
   const context = createContext(mode, server);

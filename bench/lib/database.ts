@@ -55,8 +55,6 @@ export async function startBenchServer(): Promise<BenchServer> {
         // Lateness is measured as the commit time of each reminder's event (pg_xact_commit_timestamp):
         // the moment every other process can see it fired, whichever process fired it.
         '-c', 'track_commit_timestamp=on',
-        // The user of each log line, so the auto_explain plans of one role can be picked out (scale scenario).
-        '-c', 'log_line_prefix=<bench %u> ',
       ],
     });
     adminUrl = embedded.url;

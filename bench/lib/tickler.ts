@@ -208,6 +208,8 @@ export interface DispatcherProcessOptions {
   /** Deliveries in flight in this process, and per endpoint (defaults 32 and 4). */
   deliveryConcurrency?: number;
   perEndpoint?: number;
+  /** Report the server's notices on the dispatcher's pool as `notice` messages (auto_explain plans). */
+  reportNotices?: boolean;
   name?: string;
 }
 
@@ -222,6 +224,7 @@ export function spawnDispatcher(url: string, options: DispatcherProcessOptions =
   if (options.allowLoopback) args.push('--allow-loopback');
   if (options.deliveryConcurrency !== undefined) args.push(`--delivery-concurrency=${options.deliveryConcurrency}`);
   if (options.perEndpoint !== undefined) args.push(`--per-endpoint=${options.perEndpoint}`);
+  if (options.reportNotices) args.push('--report-notices');
   return spawnFixture('dispatcher.ts', args, { name: options.name ?? 'tickler dispatcher' });
 }
 

@@ -12,7 +12,7 @@
 import type { BenchContext, Scenario } from '../lib/context.js';
 import { runBacklog, type BacklogRun } from '../lib/backlog.js';
 import { withClient } from '../lib/database.js';
-import { captureExplains, enableAutoExplain, type ExplainedStatement } from '../lib/explain.js';
+import { enableAutoExplain, parsePlans, type ExplainedStatement } from '../lib/explain.js';
 import { ensureWorkerRoles, latenessOf, reminderFires, workerUrl } from '../lib/fires.js';
 import type { Table } from '../lib/report.js';
 import { distribution, median, ms, num, type Distribution } from '../lib/stats.js';
@@ -138,17 +138,16 @@ async function explainDispatcher(context: BenchContext, url: string): Promise<Ex
   let dispatcher: Fixture | undefined;
   try {
     const due = 20;
-    return await captureExplains(EXPLAIN_ROLE, async () => {
-      dispatcher = spawnDispatcher(workerUrl(url, EXPLAIN_ROLE), { allowLoopback: true, name: 'tickler dispatcher (auto_explain)' });
-      await dispatcher.waitFor((message) => message.kind === 'started', 'started', 60_000);
-      const seeded = await seedReminders(url, Array.from({ length: due }, (_, index) => Date.now() + 1000 + index * 50));
-      await addWebhookEndpoint(url, seeded.ownerId, receiver.url);
-      const delivered = () => new Set(receiver.received.filter((entry) => entry.answered).map((entry) => entry.webhookId)).size;
-      await waitUntil(() => delivered() >= due, 60_000, 50);
-      // At least one heartbeat (and its recovery sweep) and one idle pass after the work.
-      await sleep(4000);
-      await dispatcher.stop();
-    });
+    dispatcher = spawnDispatcher(workerUrl(url, EXPLAIN_ROLE), { allowLoopback: true, reportNotices: true, name: 'tickler dispatcher (auto_explain)' });
+    await dispatcher.waitFor((message) => message.kind === 'started', 'started', 60_000);
+    const seeded = await seedReminders(url, Array.from({ length: due }, (_, index) => Date.now() + 1000 + index * 50));
+    await addWebhookEndpoint(url, seeded.ownerId, receiver.url);
+    const delivered = () => new Set(receiver.received.filter((entry) => entry.answered).map((entry) => entry.webhookId)).size;
+    await waitUntil(() => delivered() >= due, 60_000, 50);
+    // At least one heartbeat (and its recovery sweep) and one idle pass after the work, then a graceful stop.
+    await sleep(4000);
+    await dispatcher.stop();
+    return parsePlans(dispatcher.messages.filter((message) => message.kind === 'notice').map((message) => String(message.message)));
   } finally {
     await stopAll([dispatcher], 2000);
     await receiver.close();
@@ -159,7 +158,7 @@ function planAppendix(plans: readonly ExplainedStatement[], size: LoadedSize): s
   const lines = [
     `#### Plans of the dispatcher's statements with ${num(size.future)} future and ${num(size.fired)} fired reminders`,
     '',
-    'Captured with auto_explain (log_analyze, log_buffers, log_min_duration 0) for the one dispatcher process connected as its own role, while it fired 20 reminders, ' +
+    'Captured with auto_explain (log_analyze, log_buffers, log_min_duration 0, reported to the client as notices) for the one dispatcher process connected as its own role, while it fired 20 reminders, ' +
       'delivered their webhooks to a local receiver, ran its heartbeats and stopped. One plan per distinct statement (the longest of its runs); "runs" = times it was executed.',
     '',
   ];
@@ -228,7 +227,7 @@ async function run(context: BenchContext): Promise<Table[]> {
           `Backlog: ${num(backlog)} due reminders, one dispatcher process, as in the throughput table. Each on an empty database and on the loaded one, in the order ${order.join(', ')} (median of each).`,
         `Plans: ${num(plans.length)} distinct statements captured (including statements run by triggers); ${seqScans.length === 0 ? 'no sequential scan of a big table in any of them' : `sequential scans of big tables in ${seqScans.length}: ${seqScans.map((plan) => `\`${plan.query.slice(0, 60)}\``).join('; ')}`}. ` +
           `"Small table" = fewer than ${num(SMALL_TABLE_ROWS)} rows at that size (there a sequential scan reads one or two pages and is the plan PostgreSQL should pick; it does not grow with the reminders).` +
-          (plans.length === 0 ? ' (None captured: auto_explain output is read from the embedded server started by the bench; with DATABASE_URL it cannot be.)' : ''),
+          (plans.length === 0 ? ' (None captured: the server could not load auto_explain for the role.)' : ''),
         ...(incomplete > 0 ? [`${incomplete} backlog run(s) did not complete every reminder.`] : []),
         'Targets (issue 7): lateness p99 and backlog throughput on the loaded tables within 1.2× of the empty-table figures; index scans only.',
       ],
