@@ -9,8 +9,12 @@
  *    what it answers equals what the database holds.
  * 2. A selection the insert cannot answer (each reminder's task) is still answered right, read in
  *    the same transaction: one statement more per relation load, never a wrong or missing field.
+ *    A selection of only `__typename` (Pothos asks for an empty `select`) is answered by the insert.
  * 3. The quota still counts: at 2 active tasks the third create answers TooManyTasksError and writes
  *    nothing.
+ * 4. Zones cost no statement: a task in the viewer's zone (read with the clock) or in its own, with a
+ *    local reminder reckoned in that zone, is still 4 statements; a recurring task adds its series
+ *    row and the dispatcher's wake-up (6).
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -206,6 +210,17 @@ describe.each([
     expect(sent[sent.length - 1]).toBe('COMMIT');
     expect(sent.length).toBeGreaterThan(4);
   });
+
+  it('answers a selection of nothing but __typename from the insert too, in 4 statements', async () => {
+    const user = await newUser('statements-typename');
+    await post<CreateTaskAnswer>(server.url, user, CREATE, threeReminders('warm-up'));
+    let answer: { createTask: { __typename: string } } | undefined;
+    const sent = await statementsDuring(server, async () => {
+      answer = await post(server.url, user, 'mutation($input: CreateTaskInput!) { createTask(input: $input) { __typename } }', threeReminders('bare'));
+    });
+    expect(answer).toEqual({ createTask: { __typename: 'CreateTaskSuccess' } });
+    expect(sent, sent.join('\n')).toHaveLength(4);
+  });
 });
 
 describe('createTask under a quota of 2 active tasks', () => {
@@ -235,5 +250,112 @@ describe('createTask under a quota of 2 active tasks', () => {
       return rows.map((row) => row.title);
     });
     expect(titles).toEqual(['one', 'two']);
+  });
+});
+
+const CREATE_ZONED = /* GraphQL */ `
+  mutation CreateZoned($input: CreateTaskInput!) {
+    createTask(input: $input) {
+      __typename
+      ... on CreateTaskSuccess { task { id timeZone deadline reminders { triggerAt kind local { daysBefore at minutesBefore } } } }
+      ... on Error { code }
+    }
+  }
+`;
+
+interface ZonedAnswer {
+  createTask: {
+    __typename: string;
+    task?: { id: string; timeZone: string; deadline: string; reminders: Array<{ triggerAt: string; kind: string; local: { daysBefore: number; at: string | null; minutesBefore: number } | null }> };
+  };
+}
+
+describe('createTask in a zone', () => {
+  let server: CountingServer;
+  beforeAll(async () => {
+    server = await startCountingServer({ maxActiveTasksPerUser: 1000, mutationsPerMinute: 0 });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  // Asia/Kolkata is UTC+05:30 all year: a week ahead at 12:00Z is 17:30 there, and "1 day before
+  // at 09:00" local is 03:30Z the day before, whatever the date.
+  const deadline = new Date();
+  deadline.setUTCDate(deadline.getUTCDate() + 7);
+  deadline.setUTCHours(12, 0, 0, 0);
+  const dayBeforeAt0330Z = new Date(Date.UTC(deadline.getUTCFullYear(), deadline.getUTCMonth(), deadline.getUTCDate() - 1, 3, 30)).toISOString();
+  const zonedInput = (title: string, extra: Record<string, unknown> = {}) => ({
+    input: {
+      title,
+      deadline: deadline.toISOString(),
+      reminders: [{ local: { daysBefore: 1, at: '09:00' } }, { secondsBeforeDeadline: 600 }, { at: inSeconds(3600) }],
+      ...extra,
+    },
+  });
+
+  async function created(user: TestUser, input: Record<string, unknown>): Promise<{ sent: string[]; task: NonNullable<ZonedAnswer['createTask']['task']> }> {
+    await post<ZonedAnswer>(server.url, user, CREATE_ZONED, zonedInput('warm-up'));
+    let answer: ZonedAnswer | undefined;
+    const sent = await statementsDuring(server, async () => {
+      answer = await post<ZonedAnswer>(server.url, user, CREATE_ZONED, input);
+    });
+    expect(answer?.createTask.__typename).toBe('CreateTaskSuccess');
+    const task = answer?.createTask.task;
+    if (!task) throw new Error('no task');
+    return { sent, task };
+  }
+
+  async function storedTask(taskGlobalId: string): Promise<{ timeZone: string; local: Array<{ trigger_at: Date; local_days_before: number; local_time_minute: number | null; local_minutes_before: number }> }> {
+    return withPgClient(async (client) => {
+      const task = await client.query<{ time_zone: string }>('SELECT time_zone FROM tasks WHERE id = $1', [databaseId(taskGlobalId)]);
+      const local = await client.query<{ trigger_at: Date; local_days_before: number; local_time_minute: number | null; local_minutes_before: number }>(
+        'SELECT trigger_at, local_days_before, local_time_minute, local_minutes_before FROM reminders WHERE task_id = $1 AND local_days_before IS NOT NULL',
+        [databaseId(taskGlobalId)],
+      );
+      return { timeZone: task.rows[0]?.time_zone ?? '', local: local.rows };
+    });
+  }
+
+  it("takes the viewer's zone, read with the clock, in 4 statements", async () => {
+    const user = await newUser('statements-zone');
+    const zoned = await post<{ setTimeZone: { __typename: string } }>(server.url, user, 'mutation { setTimeZone(timeZone: "Asia/Kolkata") { __typename ... on SetTimeZoneSuccess { viewer { timeZone } } } }', {});
+    expect(zoned.setTimeZone.__typename).toBe('SetTimeZoneSuccess');
+    const { sent, task } = await created(user, zonedInput('viewer zone'));
+    expect(sent, sent.join('\n')).toHaveLength(4);
+    expect(sent[1]).toMatch(/time_zone/);
+    expect(task.timeZone).toBe('Asia/Kolkata');
+    const local = task.reminders.find((reminder) => reminder.kind === 'LOCAL');
+    expect(local).toEqual({ triggerAt: dayBeforeAt0330Z, kind: 'LOCAL', local: { daysBefore: 1, at: '09:00', minutesBefore: 0 } });
+    expect(await storedTask(task.id)).toEqual({
+      timeZone: 'Asia/Kolkata',
+      local: [{ trigger_at: new Date(dayBeforeAt0330Z), local_days_before: 1, local_time_minute: 540, local_minutes_before: 0 }],
+    });
+  });
+
+  it('takes its own zone over the viewer\'s (UTC), in 4 statements', async () => {
+    const user = await newUser('statements-own-zone');
+    const { sent, task } = await created(user, zonedInput('own zone', { timeZone: 'Asia/Kolkata' }));
+    expect(sent, sent.join('\n')).toHaveLength(4);
+    expect(task.timeZone).toBe('Asia/Kolkata');
+    expect(task.reminders.find((reminder) => reminder.kind === 'LOCAL')?.triggerAt).toBe(dayBeforeAt0330Z);
+    expect((await storedTask(task.id)).timeZone).toBe('Asia/Kolkata');
+    // The same input without a zone is reckoned in the viewer's UTC: 09:00Z the day before.
+    const { task: utc } = await created(user, zonedInput('viewer utc'));
+    expect(utc.timeZone).toBe('UTC');
+    expect(utc.reminders.find((reminder) => reminder.kind === 'LOCAL')?.triggerAt).toBe(new Date(new Date(dayBeforeAt0330Z).getTime() + 5.5 * 3600_000).toISOString());
+  });
+
+  it('creates a recurring task with its series in 6 statements', async () => {
+    const user = await newUser('statements-series');
+    const { sent, task } = await created(user, zonedInput('daily', { timeZone: 'Asia/Kolkata', recurrence: { rule: 'FREQ=DAILY;COUNT=3' } }));
+    expect(sent, sent.join('\n')).toHaveLength(6);
+    expect(sent.filter((statement) => /^INSERT INTO "public"."task_series"|task_series/.test(statement))).toHaveLength(1);
+    expect(task.timeZone).toBe('Asia/Kolkata');
+    expect(task.deadline).toBe(deadline.toISOString());
+    const series = await withPgClient(async (client) =>
+      (await client.query<{ occurrence: number; time_zone: string }>('SELECT t.occurrence, s.time_zone FROM tasks t JOIN task_series s ON s.id = t.series_id WHERE t.id = $1', [databaseId(task.id)])).rows,
+    );
+    expect(series).toEqual([{ occurrence: 1, time_zone: 'Asia/Kolkata' }]);
   });
 });

@@ -35,39 +35,54 @@ export function contentionReason(error: unknown): string | null {
   return sqlState === undefined ? null : (RETRYABLE_SQLSTATES[sqlState] ?? null);
 }
 
+function clockOf(row: { now: Date } | undefined): Date {
+  if (!(row?.now instanceof Date)) throw new Error('statement_timestamp() returned no time');
+  return row.now;
+}
+
+/** The viewer's row as the transaction's first statement read it (see `inTransaction`'s `user`). */
+export interface TransactionUser {
+  /** IANA zone of the user's new tasks. */
+  timeZone: string;
+}
+
 /**
  * Runs `work` in one transaction, handing it the database's current time. Contention becomes
  * BusyError; every other error passes through unchanged (and rolls the transaction back).
  *
- * `lockUserId`: also takes that user's row lock (FOR UPDATE) in the same first statement, after the
- * lock timeout is set (the lateral subquery depends on it, so it runs second), instead of a statement
- * of its own: what serialises one user's quota-checked creates costs no extra round trip.
+ * `user`: the same first statement also reads that user's row, handed to `work` (null when the
+ * row does not exist, or without this option), and with `lock` takes its row lock (FOR UPDATE),
+ * after the lock timeout is set (the lateral subquery depends on it, so it runs second). What
+ * serialises one user's quota-checked creates, and the zone a new task defaults to, cost no round
+ * trip of their own.
  */
 export async function inTransaction<T>(
   db: Database,
   policy: TransactionPolicy,
-  work: (tx: Transaction, now: Date) => Promise<T>,
-  options: { lockUserId?: string } = {},
+  work: (tx: Transaction, now: Date, user: TransactionUser | null) => Promise<T>,
+  options: { user?: { id: string; lock: boolean } } = {},
 ): Promise<T> {
   try {
     return await db.$transaction(
       async (tx) => {
         const lockTimeout = `${policy.lockTimeoutMs}ms`;
-        const rows =
-          options.lockUserId === undefined
-            ? await tx.$queryRaw<Array<{ now: Date }>>`
-                SELECT set_config('lock_timeout', ${lockTimeout}, true) AS lock_timeout, statement_timestamp() AS now`
-            : await tx.$queryRaw<Array<{ now: Date }>>`
-                WITH settings AS MATERIALIZED (
-                  SELECT set_config('lock_timeout', ${lockTimeout}, true) AS lock_timeout, statement_timestamp() AS now
-                )
-                SELECT settings.now FROM settings
-                LEFT JOIN LATERAL (
-                  SELECT users.id FROM users WHERE users.id = ${options.lockUserId}::uuid AND settings.lock_timeout IS NOT NULL FOR UPDATE
-                ) AS locked ON true`;
-        const now = rows[0]?.now;
-        if (!(now instanceof Date)) throw new Error('statement_timestamp() returned no time');
-        return work(tx, now);
+        const { user } = options;
+        if (user === undefined) {
+          const rows = await tx.$queryRaw<Array<{ now: Date }>>`
+            SELECT set_config('lock_timeout', ${lockTimeout}, true) AS lock_timeout, statement_timestamp() AS now`;
+          return work(tx, clockOf(rows[0]), null);
+        }
+        const rows = await tx.$queryRaw<Array<{ now: Date; time_zone: string | null }>>`
+          WITH settings AS MATERIALIZED (
+            SELECT set_config('lock_timeout', ${lockTimeout}, true) AS lock_timeout, statement_timestamp() AS now
+          )
+          SELECT settings.now, viewer.time_zone FROM settings
+          LEFT JOIN LATERAL (
+            SELECT users.time_zone FROM users WHERE users.id = ${user.id}::uuid AND settings.lock_timeout IS NOT NULL
+            ${user.lock ? Prisma.sql`FOR UPDATE` : Prisma.empty}
+          ) AS viewer ON true`;
+        const timeZone = rows[0]?.time_zone ?? null;
+        return work(tx, clockOf(rows[0]), timeZone === null ? null : { timeZone });
       },
       { maxWait: policy.maxWaitMs, timeout: policy.timeoutMs },
     );
