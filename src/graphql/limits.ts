@@ -213,9 +213,38 @@ export function queryLimitPlugins(policy: GraphQLPolicy): Array<Plugin<RequestPa
     // Throws from inside the lexer once the count passes the limit: the rest is never parsed.
     maxTokensPlugin({ n: QUERY_LIMITS.maxTokens }) as Plugin<RequestParams>,
     costPlugin,
+    pothosRefusalsCoded,
     ...(policy.suggestions ? [] : [withoutSuggestions]),
   ];
 }
+
+/**
+ * Pothos refuses some arguments itself while resolving (`tasks(first: -1)`: "Argument "first" must
+ * be a non-negative integer") with a PothosValidationError that carries no code. Every refusal of
+ * client input answers `extensions.code` VALIDATION and names the argument, as ours do.
+ */
+function coded(error: GraphQLError): GraphQLError {
+  const original = error instanceof PothosValidationError ? error : error.originalError;
+  if (!(original instanceof PothosValidationError) || error.extensions.code !== undefined) return error;
+  const field = argumentName(original.message);
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: original,
+    extensions: { ...error.extensions, code: 'VALIDATION', ...(field === undefined ? {} : { field }) },
+  });
+}
+
+const pothosRefusalsCoded: Plugin<RequestParams> = {
+  onExecute: () => ({
+    onExecuteDone: (payload) =>
+      handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
+        if (result.errors?.length) setResult({ ...result, errors: result.errors.map(coded) });
+      }),
+  }),
+};
 
 /**
  * graphql-js's hints (`Did you mean "title"?`, `Did you mean the enum value "ACTIVE"?`) name parts
