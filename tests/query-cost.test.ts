@@ -445,6 +445,26 @@ describe('variables are bounded before they are coerced', () => {
   });
 });
 
+describe('list arguments are bounded and deduplicated', () => {
+  it('a status list of 40,000 is refused with VALIDATION (tasks and deliveries); 100 repeats of one status answer like one', async () => {
+    const tasks = 'query($s: [TaskStatus!]) { tasks(first: 5, filter: { status: $s }) { edges { cursor } } }';
+    const deliveries = 'query($s: [DeliveryStatus!]) { deliveries(first: 5, status: $s) { edges { cursor } } }';
+    for (const [document, value] of [
+      [tasks, 'ACTIVE'],
+      [deliveries, 'PENDING'],
+    ] as const) {
+      const huge = await post(server.url, user.token, document, { s: Array<string>(40_000).fill(value) });
+      expect(huge.body.errors).toEqual([
+        { message: 'variable $s is a list of 40000 items; at most 100 are allowed', extensions: { code: 'VALIDATION', field: 'variables' } },
+      ]);
+      const repeated = await post(server.url, user.token, document, { s: Array<string>(100).fill(value) });
+      const once = await post(server.url, user.token, document, { s: [value] });
+      expect(repeated.body.errors).toBeUndefined();
+      expect(repeated.body).toEqual(once.body);
+    }
+  });
+});
+
 describe('introspection fields are counted', () => {
   const S = 'fragment S on __Type { name fields { name type { name ofType { name } } } }';
   it('refuses two aliases of __schema (or __schema and __type) with QUERY_INTROSPECTION, takes one', async () => {
