@@ -157,6 +157,8 @@ describe('cursors that are not cursors of the connection', () => {
     ['an id that is no uuid', forge('Task', '2031-01-01T00:00:00.000Z', `${ownUuid}' OR '1'='1`)],
     ['a JSON object', Buffer.from(JSON.stringify({ kind: 'Task' })).toString('base64url')],
     ['very long', 'A'.repeat(10_000)],
+    ['a key in year 0000 (before the DateTime range)', forge('Task', '0000-01-01T00:00:00.000Z', ownUuid)],
+    ['a key of -000001 (an expanded year)', forge('Task', '-000001-01-01T00:00:00.000Z', ownUuid)],
   ];
 
   it.each(refused)('tasks(after: %s) answers VALIDATION naming `after`, no data', async (_label, after) => {
@@ -167,6 +169,22 @@ describe('cursors that are not cursors of the connection', () => {
       data: null,
       errors: [expect.objectContaining({ message: '`after` is not a cursor of this connection', extensions: { code: 'VALIDATION', field: 'after' } })],
     });
+  });
+
+  it('the first and last instants of the DateTime range are cursors; one millisecond before is not; deliveries alike', async () => {
+    const user = await newUser('cursor-range');
+    for (const key of ['0001-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z']) {
+      expect((await execute(server, user.token, ListTasks, { first: 5, after: forge('Task', key, ownUuid) })).errors).toBeUndefined();
+      expect((await execute(server, user.token, ListDeliveries, { first: 5, after: forge('Delivery', key, ownUuid) })).errors).toBeUndefined();
+    }
+    const early = '0000-12-31T23:59:59.999Z';
+    for (const answer of [
+      await execute(server, user.token, ListTasks, { first: 5, after: forge('Task', early, ownUuid) }),
+      await execute(server, user.token, PageBackwards, { last: 5, before: forge('Task', early, ownUuid) }),
+      await execute(server, user.token, ListDeliveries, { first: 5, after: forge('Delivery', early, ownUuid) }),
+    ]) {
+      expect(answer.errors).toEqual([expect.objectContaining({ extensions: { code: 'VALIDATION', field: expect.stringMatching(/^(after|before)$/) } })]);
+    }
   });
 
   it('an empty cursor, which an empty page gives as its endCursor, reads as "from the start"', async () => {

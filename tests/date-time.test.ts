@@ -100,6 +100,35 @@ describe('dates and times that do not exist', () => {
   });
 });
 
+describe('the supported range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z', () => {
+  const FILTER = 'query($d: DateTime!) { tasks(first: 1, filter: { deadlineAfter: $d }) { edges { cursor } } }';
+  const BEFORE = 'query($d: DateTime!) { tasks(first: 1, filter: { deadlineBefore: $d }) { edges { cursor } } }';
+  const outside = ['0000-01-01T00:00:00Z', '0000-12-31T23:59:59.999Z', '0001-01-01T00:00:00+00:01', '0001-01-01T00:00:00+23:59', '0000-01-01T00:00:00+01:00', '9999-12-31T23:59:59-00:01'];
+
+  it.each(outside)('refuses %s in filters (variables and literals) with VALIDATION, never an internal error', async (value) => {
+    const user = await newUser('range');
+    for (const answer of [
+      await post(user, FILTER, { d: value }),
+      await post(user, BEFORE, { d: value }),
+      await post(user, `{ tasks(first: 1, filter: { deadlineBefore: "${value}" }) { edges { cursor } } }`),
+    ]) {
+      expect(answer.body.data ?? null).toBeNull();
+      expect(answer.body.errors).toEqual([expect.objectContaining({ message: expect.stringContaining('is out of range'), extensions: expect.objectContaining({ code: 'VALIDATION' }) })]);
+    }
+    // A literal's refusal points at the literal.
+    const literal = await post(user, `{ tasks(first: 1, filter: { deadlineBefore: "${value}" }) { edges { cursor } } }`);
+    expect(literal.text).toContain('"locations"');
+  });
+
+  it('takes both ends of the range, in UTC and with offsets that stay inside it', async () => {
+    const user = await newUser('range-ends');
+    for (const value of ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00-23:59', '9999-12-31T23:59:59.999Z', '9999-12-31T00:00:00+23:59']) {
+      expect((await post(user, FILTER, { d: value })).body).toEqual({ data: { tasks: { edges: [] } } });
+      expect((await post(user, BEFORE, { d: value })).body.errors).toBeUndefined();
+    }
+  });
+});
+
 describe('the other side of each boundary', () => {
   it('takes the last real day of each month, February 29th of a leap year, 23:59:59, lowercase t and z, and offsets', async () => {
     const user = await newUser('dates');

@@ -99,13 +99,18 @@ async function post(url: string, token: string | null, query: string, variables?
 }
 
 /** One graphql-ws operation's result: its data or the errors it was refused with. */
-async function overSocket(wsUrl: string, token: string, query: string): Promise<{ data?: unknown; errors?: ReadonlyArray<{ message: string }> }> {
+async function overSocket(
+  wsUrl: string,
+  token: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<{ data?: unknown; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> }> {
   const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
   try {
     return await new Promise((resolve) => {
-      let result: { data?: unknown; errors?: ReadonlyArray<{ message: string }> } = {};
+      let result: { data?: unknown; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> } = {};
       client.subscribe(
-        { query },
+        { query, ...(variables ? { variables } : {}) },
         {
           next: (value) => {
             result = { data: value.data ?? undefined, ...(value.errors ? { errors: value.errors } : {}) };
@@ -364,5 +369,112 @@ describe('introspection and suggestions policy', () => {
     expect(open.body.errors?.map((error) => error.message)).toEqual(['Cannot query field "titel" on type "Task". Did you mean "title"?']);
     const enumHint = await post(server.url, user.token, '{ deliveries(status: [SENTT]) { edges { cursor } } }');
     expect(enumHint.body.errors?.map((error) => error.message)).toEqual(['Value "SENTT" does not exist in "DeliveryStatus" enum. Did you mean the enum value "SENT"?']);
+  });
+});
+
+describe('an argument that cannot be read refuses the operation, never prices it at 0', () => {
+  const thirty = Array.from({ length: 30 }, (_, alias) => `a${alias}: tasks(first:100){edges{node{description title}}}`).join(' ');
+  const poisonedTasks = `query($s: TaskStatus = ACTIVE, $no: Boolean = false) { ${thirty} bad: tasks(first:1, filter:{status:[$s]}) @include(if:$no) { edges { cursor } } }`;
+  const poisonedDeliveries = `query($s: DeliveryStatus = PENDING, $no: Boolean = false) { ${thirty} bad: deliveries(first:1, status:[$s]) @include(if:$no) { edges { cursor } } }`;
+
+  it('refuses a null variable inside a list argument with VALIDATION naming the argument, before any SQL, over HTTP', async () => {
+    const before = { ...server.counts };
+    const tasks = await post(server.url, user.token, poisonedTasks, { s: null });
+    expect(tasks.body.data).toBeUndefined();
+    expect(tasks.body.errors).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('Cannot price this operation'), extensions: { code: 'VALIDATION', field: 'filter' } }),
+    ]);
+    const deliveries = await post(server.url, user.token, poisonedDeliveries, { s: null });
+    expect(deliveries.body.errors).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('Cannot price this operation'), extensions: { code: 'VALIDATION', field: 'status' } }),
+    ]);
+    expect(server.counts.sql).toBe(before.sql);
+    // The other side: a readable value prices the 30 aliases (30 × 1,201 + …) and refuses them by cost.
+    const priced = await post(server.url, user.token, poisonedTasks, { s: 'ACTIVE' });
+    expect(priced.body.errors?.[0]?.extensions?.code).toBe('QUERY_COMPLEXITY');
+  });
+
+  it('refuses it over graphql-ws too', async () => {
+    const tasks = await overSocket(server.wsUrl, user.token, poisonedTasks, { s: null });
+    expect(tasks.data).toBeUndefined();
+    expect(tasks.errors?.map((error) => error.extensions?.code)).toEqual(['VALIDATION']);
+    const deliveries = await overSocket(server.wsUrl, user.token, poisonedDeliveries, { s: null });
+    expect(deliveries.errors?.map((error) => error.extensions?.code)).toEqual(['VALIDATION']);
+  });
+
+  it('keeps only the spec\'s error for a literal the spec refuses', async () => {
+    const answer = await post(server.url, user.token, 'query { tasks(first:1, filter:{status:[SENTT]}) { edges { cursor } } }');
+    expect(answer.body.errors).toEqual([expect.objectContaining({ message: 'Value "SENTT" does not exist in "TaskStatus" enum.' })]);
+  });
+});
+
+describe('variables are bounded before they are coerced', () => {
+  it('refuses a list of 100,000 invalid items about as fast as one of 1,000, with VALIDATION, before any SQL', async () => {
+    const document = 'query($a:[Int!]){__typename}';
+    const timed = async (length: number): Promise<number> => {
+      const samples: number[] = [];
+      for (let round = 0; round < 3; round += 1) {
+        const answer = await post(server.url, null, document, { a: Array<string>(length).fill('a') });
+        expect(answer.body.errors).toEqual([
+          { message: `variable $a is a list of ${length} items; at most 100 are allowed`, extensions: { code: 'VALIDATION', field: 'variables' } },
+        ]);
+        samples.push(answer.ms);
+      }
+      return median(samples);
+    };
+    const before = { ...server.counts };
+    const small = await timed(1_000);
+    const large = await timed(100_000);
+    // 100 times the items: parsing the JSON body grows with it, coercing 100,000 errors (seconds) must not.
+    expect(large).toBeLessThan(small * 40 + 200);
+    expect(server.counts).toEqual(before);
+  });
+
+  it('takes a list of 100 and refuses 101; refuses more than 5,000 values in all; the same over graphql-ws', async () => {
+    const document = 'query($a:[Int!]){ a: __typename }';
+    expect((await post(server.url, null, 'query($a:[Int!]){ tasks(first: 1) { edges { cursor } } }', { a: Array<number>(100).fill(1) })).body.errors?.[0]?.extensions?.code).not.toBe('VALIDATION');
+    const refused = await post(server.url, null, document, { a: Array<number>(101).fill(1) });
+    expect(refused.body.errors?.[0]?.message).toBe('variable $a is a list of 101 items; at most 100 are allowed');
+    const wide = Object.fromEntries(Array.from({ length: 60 }, (_, index) => [`v${index}`, Array<number>(100).fill(1)]));
+    const many = await post(server.url, null, document, wide);
+    expect(many.body.errors?.[0]).toEqual({ message: 'variables hold more than 5000 values', extensions: { code: 'VALIDATION', field: 'variables' } });
+    const socket = await overSocket(server.wsUrl, user.token, document, { a: Array<string>(1_000).fill('a') });
+    expect(socket.errors).toEqual([
+      expect.objectContaining({ message: 'variable $a is a list of 1000 items; at most 100 are allowed', extensions: { code: 'VALIDATION', field: 'variables' } }),
+    ]);
+  });
+});
+
+describe('list arguments are bounded and deduplicated', () => {
+  it('a status list of 40,000 is refused with VALIDATION (tasks and deliveries); 100 repeats of one status answer like one', async () => {
+    const tasks = 'query($s: [TaskStatus!]) { tasks(first: 5, filter: { status: $s }) { edges { cursor } } }';
+    const deliveries = 'query($s: [DeliveryStatus!]) { deliveries(first: 5, status: $s) { edges { cursor } } }';
+    for (const [document, value] of [
+      [tasks, 'ACTIVE'],
+      [deliveries, 'PENDING'],
+    ] as const) {
+      const huge = await post(server.url, user.token, document, { s: Array<string>(40_000).fill(value) });
+      expect(huge.body.errors).toEqual([
+        { message: 'variable $s is a list of 40000 items; at most 100 are allowed', extensions: { code: 'VALIDATION', field: 'variables' } },
+      ]);
+      const repeated = await post(server.url, user.token, document, { s: Array<string>(100).fill(value) });
+      const once = await post(server.url, user.token, document, { s: [value] });
+      expect(repeated.body.errors).toBeUndefined();
+      expect(repeated.body).toEqual(once.body);
+    }
+  });
+});
+
+describe('introspection fields are counted', () => {
+  const S = 'fragment S on __Type { name fields { name type { name ofType { name } } } }';
+  it('refuses two aliases of __schema (or __schema and __type) with QUERY_INTROSPECTION, takes one', async () => {
+    const two = await post(server.url, null, `{ a: __schema { types { ...S } } b: __schema { types { ...S } } } ${S}`);
+    expect(two.body.errors).toEqual([expect.objectContaining({ extensions: { code: 'QUERY_INTROSPECTION' } })]);
+    const mixed = await post(server.url, null, `{ __schema { types { name } } __type(name: "Task") { name } }`);
+    expect(mixed.body.errors).toEqual([expect.objectContaining({ extensions: { code: 'QUERY_INTROSPECTION' } })]);
+    const one = await post(server.url, null, `{ a: __schema { types { ...S } } } ${S}`);
+    expect(one.body.errors).toBeUndefined();
+    const socket = await overSocket(server.wsUrl, user.token, `{ a: __type(name: "Task") { name } b: __type(name: "Task") { name } }`);
+    expect(socket.errors?.map((error) => error.extensions?.code)).toEqual(['QUERY_INTROSPECTION']);
   });
 });

@@ -249,6 +249,7 @@ async function badCredentials(): Promise<Array<{ name: string; authorization: st
   const hs512 = subject('hs512');
   const noExp = subject('no-exp');
   const tampered = subject('tampered');
+  const farExp = subject('far-exp');
   const secret = new TextEncoder().encode(TEST_JWT_SECRET);
 
   // A genuine token whose payload is swapped for another subject's: the signature no longer matches.
@@ -270,6 +271,16 @@ async function badCredentials(): Promise<Array<{ name: string; authorization: st
       name: 'no exp claim',
       authorization: `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(noExp).setIssuedAt().sign(secret)}`,
       subject: noExp,
+    },
+    {
+      name: 'sub of only whitespace',
+      authorization: `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(' \t ').setIssuedAt().setExpirationTime('1h').sign(secret)}`,
+      subject: ' \t ',
+    },
+    {
+      name: 'exp past what a Date holds',
+      authorization: `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(farExp).setIssuedAt().setExpirationTime(1e13).sign(secret)}`,
+      subject: farExp,
     },
     { name: 'tampered payload', authorization: `Bearer ${genuineHeader}.${tamperedPayload}.${genuineSignature}`, subject: tampered },
     { name: 'garbage token', authorization: 'Bearer not.a.jwt', subject: null },
@@ -448,14 +459,14 @@ describe("ownership: user B against user A's task and reminders", () => {
     expect(unfiltered.tasks.edges.map((edge) => edge.node.id)).toStrictEqual([bobs.id]);
   });
 
-  it("a cursor made from A's task id pages B's list exactly like a cursor of a never-existing id", async () => {
+  it("a cursor carrying A's task id pages B's list the same before and after A's task is deleted, never showing A's data", async () => {
     const alice = await newUser('alice');
     const bob = await newUser('bob');
     const task = await createTaskWithReminders(alice);
-    // Bob has one task before and one after Alice's deadline.
+    // Bob has one task before Alice's deadline, one at the same deadline, and one after it.
     const deadline = new Date(task.deadline).getTime();
     const bobIds: string[] = [];
-    for (const offset of [-3600, 3600]) {
+    for (const offset of [-3600, 0, 3600]) {
       const created = await run(server, bob, CreateTask, {
         input: { title: `bob ${offset}`, deadline: new Date(deadline + offset * 1000).toISOString() },
       });
@@ -465,21 +476,30 @@ describe("ownership: user B against user A's task and reminders", () => {
     const page = await run(server, bob, ListTasks, { first: 1 });
     const bobsCursor = page.tasks.edges[0]?.cursor;
     if (bobsCursor === undefined) throw new Error('Bob has no first page');
-    // Cursors name the row's uuid; swap Bob's uuid for Alice's (or for one nobody has).
-    const decoded = Buffer.from(bobsCursor, 'base64').toString('utf8');
+    // Cursors carry a sort key and the row's uuid: put Alice's deadline and uuid in Bob's cursor.
+    const decoded = Buffer.from(bobsCursor, 'base64url').toString('utf8');
     const bobsUuid = databaseId(bobIds[0]!, 'Task');
     expect(decoded).toContain(bobsUuid);
-    const cursorOf = (uuid: string) => Buffer.from(decoded.replace(bobsUuid, uuid), 'utf8').toString('base64');
+    const alicesKey = new Date(deadline).toISOString();
+    const crafted = Buffer.from(JSON.stringify(['Task', alicesKey, databaseId(task.id, 'Task')]), 'utf8').toString('base64url');
 
-    // Bob's own cursor pages on to his later task, so the crafted cursors below are well-formed.
+    // Bob's own cursor pages on to his later tasks, so the crafted cursor below is well-formed.
     const afterOwn = await run(server, bob, ListTasks, { first: 10, after: bobsCursor });
-    expect(afterOwn.tasks.edges.map((edge) => edge.node.id)).toStrictEqual([bobIds[1]]);
+    expect(afterOwn.tasks.edges.map((edge) => edge.node.id)).toStrictEqual([bobIds[1], bobIds[2]]);
 
-    const afterAlices = await execute(server, bob.token, ListTasks, { first: 10, after: cursorOf(databaseId(task.id, 'Task')) });
-    const afterNothing = await execute(server, bob.token, ListTasks, { first: 10, after: cursorOf(randomUUID()) });
-    expect(JSON.stringify(afterAlices)).not.toContain(task.id);
-    // Otherwise the answer tells Bob that Alice's task exists and where its deadline lies.
-    expect(afterAlices).toStrictEqual(afterNothing);
+    const whileAlicesExists = await execute(server, bob.token, ListTasks, { first: 10, after: crafted });
+    expect(JSON.stringify(whileAlicesExists)).not.toContain(task.id);
+    expect(JSON.stringify(whileAlicesExists)).not.toContain(task.title);
+    // Only Bob's tasks, placed by the cursor's content alone.
+    const forwardIds = whileAlicesExists.data?.tasks.edges.map((edge) => edge.node.id) ?? [];
+    expect(forwardIds).toContain(bobIds[2]);
+    expect(forwardIds).not.toContain(bobIds[0]);
+    expect(forwardIds.every((id) => bobIds.includes(id))).toBe(true);
+
+    const deleted = await execute(server, alice.token, DeleteTask, { id: task.id });
+    expect(deleted.data?.deleteTask).toMatchObject({ __typename: 'DeleteTaskPayload' });
+    // Otherwise the answer would tell Bob that Alice's task exists (or existed).
+    expect(await execute(server, bob.token, ListTasks, { first: 10, after: crafted })).toStrictEqual(whileAlicesExists);
   });
 });
 

@@ -4,7 +4,7 @@
  * 1. Frames: 65,536 bytes are taken, 65,537 close the socket with 1009, before connection_init
  *    and after; a real server process then logs one JSON line per close and nothing on stderr (no
  *    library stack trace), and a flood of them is throttled.
- * 2. Sockets per user: with a cap of 3, a 4th socket is closed 4429; after one closes, a new one is
+ * 2. Sockets per user: with a cap of 3, a 4th socket is closed 4029 (not graphql-ws's own 4429); after one closes, a new one is
  *    acknowledged; another user is unaffected. With the defaults, the 11th socket and the 51st
  *    running operation are refused.
  * 3. Operations per socket: with a cap of 2, a 3rd running subscription answers
@@ -144,12 +144,12 @@ describe('frames over 64 KiB', () => {
 });
 
 describe('sockets per user', () => {
-  it('closes a 4th socket of one user with 4429 and takes one again after another closed; other users are unaffected', async () => {
+  it('closes a 4th socket of one user with 4029 and takes one again after another closed; other users are unaffected', async () => {
     const user = await newUser('sockets');
     const sockets = [await connect(capped.wsUrl, user.token), await connect(capped.wsUrl, user.token), await connect(capped.wsUrl, user.token)];
     const fourth = await openSocket(capped.wsUrl);
     fourth.send({ type: 'connection_init', payload: { authorization: `Bearer ${user.token}` } });
-    expect(await fourth.closed).toEqual({ code: 4429, reason: 'too many sockets: at most 3 per user' });
+    expect(await fourth.closed).toEqual({ code: 4029, reason: 'too many sockets: at most 3 per user' });
     expect(fourth.messages.map((message) => message.type)).not.toContain('connection_ack');
 
     const other = await newUser('sockets');
@@ -174,7 +174,7 @@ describe('the default caps', () => {
     const sockets = await Promise.all(Array.from({ length: 10 }, () => connect(defaults.wsUrl, user.token)));
     const eleventh = await openSocket(defaults.wsUrl);
     eleventh.send({ type: 'connection_init', payload: { token: user.token } });
-    expect((await eleventh.closed).code).toBe(4429);
+    expect((await eleventh.closed).code).toBe(4029);
 
     const open = sockets[0]!;
     for (let index = 1; index <= 51; index += 1) open.send({ id: String(index), type: 'subscribe', payload: { query: SUBSCRIBE_FIRED } });
@@ -224,6 +224,53 @@ describe('token expiry', () => {
     expect(closed).toEqual({ code: 4403, reason: 'token expired' });
     // Not before the token's exp (whole seconds).
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000);
+  });
+});
+
+describe('tokens and identity on a socket', () => {
+  it('refuses a token whose exp is past what a Date holds (4403 at connection_init, 401 over HTTP); takes one 30 days ahead', async () => {
+    const { SignJWT } = await import('jose');
+    const far = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(`far-${randomUUID()}`).setExpirationTime(1e13).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const open = await openSocket(capped.wsUrl);
+    open.send({ type: 'connection_init', payload: { authorization: `Bearer ${far}` } });
+    expect((await open.closed).code).toBe(4403);
+    const http = await fetch(capped.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${far}` }, body: JSON.stringify({ query: '{ viewer { subject } }' }) });
+    expect(http.status).toBe(401);
+    // Past setTimeout's 2^31-1 ms (24.8 days): the socket is armed in chunks and stays open.
+    const subject = `month-${randomUUID()}`;
+    const month = await connect(capped.wsUrl, await signToken(TEST_JWT_SECRET, subject, { expiresIn: '30d' }));
+    month.send({ id: 'q', type: 'subscribe', payload: { query: '{ viewer { subject } }' } });
+    expect(await month.next((message) => message.id === 'q')).toMatchObject({ type: 'next', payload: { data: { viewer: { subject } } } });
+    month.socket.close(1000);
+    await month.closed;
+  });
+
+  it("takes a new user's zoneinfo claim over graphql-ws as over HTTP", async () => {
+    const subject = `zone-${randomUUID()}`;
+    const open = await connect(capped.wsUrl, await signToken(TEST_JWT_SECRET, subject, { zoneinfo: 'Asia/Tokyo' }));
+    open.send({ id: 'q', type: 'subscribe', payload: { query: '{ viewer { timeZone } }' } });
+    expect(await open.next((message) => message.id === 'q')).toMatchObject({ type: 'next', payload: { data: { viewer: { timeZone: 'Asia/Tokyo' } } } });
+    open.socket.close(1000);
+    await open.closed;
+  });
+
+  it('answers RATE_LIMITED over graphql-ws without the HTTP-only extensions.http', async () => {
+    const limited = await startInstance(testDatabaseUrl(), { poolSize: 2, limits: { mutationsPerMinute: 1 } });
+    try {
+      const user = await newUser('limited-socket');
+      const open = await connect(limited.wsUrl, user.token);
+      const mutation = 'mutation { setTimeZone(timeZone: "Asia/Tokyo") { __typename } }';
+      open.send({ id: 'm1', type: 'subscribe', payload: { query: mutation } });
+      expect(await open.next((message) => message.id === 'm1')).toMatchObject({ type: 'next', payload: { data: {} } });
+      open.send({ id: 'm2', type: 'subscribe', payload: { query: mutation } });
+      const refused = (await open.next((message) => message.id === 'm2' && message.type !== 'complete')) as { payload: Array<{ extensions: Record<string, unknown> }> | { errors: Array<{ extensions: Record<string, unknown> }> } };
+      const errors = Array.isArray(refused.payload) ? refused.payload : refused.payload.errors;
+      expect(errors).toEqual([expect.objectContaining({ extensions: { code: 'RATE_LIMITED', limit: 1, retryAfterSeconds: expect.any(Number) } })]);
+      open.socket.close(1000);
+      await open.closed;
+    } finally {
+      await limited.stop();
+    }
   });
 });
 

@@ -206,3 +206,59 @@ describe('token claims that reach the database', () => {
     expect(await usersWithSubjectLike(prefix)).toBe(0);
   });
 });
+
+describe('every refusal of client input carries a code and names the field', () => {
+  it('updateTask with title: null or deadline: null answers ValidationError naming the field; the task is unchanged', async () => {
+    const { user, taskId } = await userWithTask();
+    const before = await storedFor(user);
+    for (const field of ['title', 'deadline']) {
+      const answer = await post(user.token, UPDATE_TASK, { id: taskId, input: { [field]: null } });
+      expect(answer.body.data?.updateTask).toEqual({ __typename: 'ValidationError', code: 'VALIDATION', message: `${field} cannot be null: leave it out to keep it`, field });
+    }
+    expect(await storedFor(user)).toBe(before);
+    // The other side: description: null clears the description.
+    const cleared = await post(user.token, UPDATE_TASK, { id: taskId, input: { description: null } });
+    expect(cleared.body.data?.updateTask).toEqual({ __typename: 'UpdateTaskSuccess' });
+  });
+
+  it('a NUL inside a base64 global id answers VALIDATION naming `id`, not the decoded `id.id`', async () => {
+    const user = await newUser('text');
+    const answer = await post(user.token, 'query($id: ID!) { node(id: $id) { id } }', { id: Buffer.from('Task:\u0000').toString('base64') });
+    expect(answer.body.errors).toEqual([expect.objectContaining({ message: 'id contains a NUL character (U+0000)', extensions: { code: 'VALIDATION', field: 'id' } })]);
+    // The other side: a well-formed id of nothing is simply absent.
+    const absent = await post(user.token, 'query($id: ID!) { node(id: $id) { id } }', { id: Buffer.from('Task:00000000-0000-4000-8000-000000000000').toString('base64') });
+    expect(absent.body).toEqual({ data: { node: null } });
+  });
+
+  it('tasks(first: -1) answers VALIDATION naming `first`; first: 0 is an empty page', async () => {
+    const user = await newUser('text');
+    const answer = await post(user.token, '{ tasks(first: -1) { edges { cursor } } }');
+    expect(answer.body.errors).toEqual([expect.objectContaining({ extensions: { code: 'VALIDATION', field: 'first' } })]);
+    expect((await post(user.token, '{ tasks(first: 0) { edges { cursor } } }')).body).toEqual({ data: { tasks: { edges: [] } } });
+  });
+
+  it('a webhook URL with port 0 is refused naming `url`; port 1 is taken', async () => {
+    const user = await newUser('text');
+    const refused = await post(user.token, CREATE_ENDPOINT, { input: { url: 'https://example.com:0/hook' } });
+    expect(refused.body.data?.createWebhookEndpoint).toEqual(expect.objectContaining({ __typename: 'ValidationError', code: 'VALIDATION', field: 'url' }));
+    const taken = await post(user.token, CREATE_ENDPOINT, { input: { url: 'https://example.com:1/hook' } });
+    expect((taken.body.data?.createWebhookEndpoint as { __typename: string }).__typename).toBe('CreatedWebhookEndpoint');
+  });
+
+  it.each(['abc', '-1', ' 5'])('reminderFired(after: %j) over graphql-ws answers VALIDATION naming `after`', async (after) => {
+    const user = await newUser('text');
+    const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${user.token}` }, retryAttempts: 0 });
+    try {
+      const errors = await new Promise<unknown>((resolve) => {
+        client.subscribe({ query: 'subscription($after: ID) { reminderFired(after: $after) { id } }', variables: { after } }, {
+          next: (value) => resolve(value.errors),
+          error: resolve,
+          complete: () => resolve('completed without an error'),
+        });
+      });
+      expect(errors).toEqual([expect.objectContaining({ extensions: { code: 'VALIDATION', field: 'after' } })]);
+    } finally {
+      await client.dispose();
+    }
+  });
+});

@@ -90,7 +90,8 @@ function createUncachedTokenVerifier(jwt: Config['jwt'], now: () => number | Pro
       throw new AuthenticationError('token is invalid');
     }
     const subject = payload.sub;
-    if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
+    // A subject of only whitespace names nobody (and would print as nothing in logs).
+    if (typeof subject !== 'string' || subject.trim().length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
       throw new AuthenticationError('token subject is invalid');
     }
     const email = typeof payload.email === 'string' && payload.email.length <= 320 ? payload.email : null;
@@ -101,8 +102,11 @@ function createUncachedTokenVerifier(jwt: Config['jwt'], now: () => number | Pro
       if (reason !== null) throw new AuthenticationError(`token claim "${claim}" ${reason}`);
     }
     const zoneinfo = typeof payload.zoneinfo === 'string' ? payload.zoneinfo : null;
-    // `exp` is required by jwtVerify above, so it is a number here.
-    return { subject, email, expiresAt: new Date((payload.exp ?? 0) * 1000), zoneinfo };
+    // `exp` is required by jwtVerify above, so it is a number here; one past what a Date holds
+    // (±8.64e15 ms, about year 275760) could time nothing, so the token is refused.
+    const expiresAt = new Date((payload.exp ?? 0) * 1000);
+    if (Number.isNaN(expiresAt.getTime())) throw new AuthenticationError('token claim "exp" is invalid');
+    return { subject, email, expiresAt, zoneinfo };
   };
 }
 

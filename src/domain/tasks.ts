@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Database } from '../db/client.js';
 import { Prisma, type Reminder, type Task } from '../generated/prisma/client.js';
-import { DuplicateReminderError, ErrorCode, ScheduleError, TaskNotActiveError, TooManyTasksError } from './errors.js';
+import { DuplicateReminderError, ErrorCode, ScheduleError, TaskNotActiveError, TooManyTasksError, ValidationError } from './errors.js';
 import { lockOwnedTask } from './ownership.js';
 import { retimeLocalReminders, specColumns } from './local-reminders.js';
 import { DEFAULT_POLICY, type DomainPolicy } from './policy.js';
@@ -205,6 +205,10 @@ export async function updateTask(
   input: UpdateTaskInput,
   policy: DomainPolicy = DEFAULT_POLICY,
 ): Promise<Task> {
+  // Left out means unchanged; an explicit null cannot clear a title or a deadline (both required).
+  for (const field of ['title', 'deadline'] as const) {
+    if (input[field] === null) throw new ValidationError(`${field} cannot be null: leave it out to keep it`, field);
+  }
   const title = input.title == null ? undefined : parseOrThrow(titleSchema, input.title, 'title');
   const description = input.description === undefined ? undefined : parseOrThrow(descriptionSchema, input.description, 'description');
   const deadline = input.deadline ?? undefined;

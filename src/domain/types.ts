@@ -49,10 +49,10 @@ export interface CreateTaskInput {
 }
 
 export interface UpdateTaskInput {
-  /** Omitted or null: unchanged. */
+  /** Omitted: unchanged; null: refused (VALIDATION, field `title`). */
   title?: string | null;
   /** Omitted: unchanged; null: cleared. */
   description?: string | null;
-  /** Omitted or null: unchanged. */
+  /** Omitted: unchanged; null: refused (VALIDATION, field `deadline`). */
   deadline?: Date | null;
 }

@@ -54,10 +54,13 @@ export const builder = new SchemaBuilder<{
     // A connection field multiplies by its page size already; its edges add nothing more.
     edgesFieldOptions: { complexity: { field: 1, multiplier: 1 } },
     // Relay decodes `node(id:)` before any field wrapper sees it: refuse unstorable text here too.
+    // The decoded parts are checked too (a NUL inside the base64), so the refusal names the
+    // argument `id`, not the decoded object's `id.id` as the text-input plugin would.
     decodeGlobalID: (globalId) => {
-      const reason = unstorableTextReason(globalId);
+      const decoded = decodeGlobalIdLeniently(globalId);
+      const reason = unstorableTextReason(globalId) ?? unstorableTextReason(decoded.typename) ?? unstorableTextReason(decoded.id);
       if (reason !== null) throw new GraphQLError(`id ${reason}`, { extensions: { code: 'VALIDATION', field: 'id' } });
-      return decodeGlobalIdLeniently(globalId);
+      return decoded;
     },
     // `node` is for signed-in users only; an id of no known type, or not a uuid, is simply absent.
     nodeQueryOptions: {

@@ -11,6 +11,7 @@
  */
 import { GraphQLError } from 'graphql';
 import { isUuid } from '../domain/ownership.js';
+import { isSupportedInstant } from './types/date-time.js';
 
 /** The connection a cursor belongs to; a Task cursor is refused by `deliveries`, and vice versa. */
 export type CursorKind = 'Task' | 'Delivery';
@@ -47,7 +48,8 @@ export function decodeCursor(kind: CursorKind, cursor: string, argument: 'after'
   const [cursorKind, key, id] = decoded as unknown[];
   if (cursorKind !== kind || typeof key !== 'string' || typeof id !== 'string') throw refuse();
   const time = new Date(key);
-  if (!ISO_MILLISECONDS.test(key) || Number.isNaN(time.getTime()) || time.toISOString() !== key || !isUuid(id)) throw refuse();
+  // Within the DateTime range: PostgreSQL cannot compare a year-0 key a Date would carry.
+  if (!ISO_MILLISECONDS.test(key) || !isSupportedInstant(time) || time.toISOString() !== key || !isUuid(id)) throw refuse();
   return { key: time, id: id.toLowerCase() };
 }
 

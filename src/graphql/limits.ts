@@ -42,6 +42,16 @@ export const QUERY_LIMITS = {
   maxDirectives: 50,
   /** Total cost; `tasks(first: 100)` with every field of a task and of its reminders costs 24,801. */
   maxComplexity: 25_000,
+  /**
+   * Items in one list inside the request's variables (the longest list the schema takes is a
+   * task's 25 reminders; a status filter has at most 4 distinct values). Checked before the
+   * variables are coerced, so a refused request costs one walk over its JSON.
+   */
+  maxVariableListLength: 100,
+  /** Values (scalars, lists and objects, nested ones included) in all of a request's variables. */
+  maxVariableValues: 5_000,
+  /** `__schema` and `__type` fields in one document, aliases counted: one answer is the whole schema. */
+  maxIntrospectionFields: 1,
 } as const;
 
 /** Who may explore the schema. */
@@ -82,33 +92,104 @@ interface OperationVisitor {
 }
 
 /**
- * The complexity rule, minus one behaviour: reading a literal argument the spec's rules refuse
- * (`status: [SENTT]`) throws out of validation, which would drop the spec's own error (and abort a
- * graphql-ws operation). That argument is reported by ValuesOfCorrectTypeRule; the cost is skipped.
+ * The complexity rule, minus one behaviour: reading an argument that cannot be coerced (a literal
+ * `status: [SENTT]`, or `status: [$s]` with `$s` null) throws out of validation, which would drop
+ * the spec's own error (and abort a graphql-ws operation). The operation is refused instead: its
+ * cost is unknown, and counting it 0 would let every other field of the document run unpriced.
+ * The refusal is a PothosValidationError, so where a spec rule (ValuesOfCorrectTypeRule) reports
+ * the same argument, only the spec's words are kept (see queryLimitPlugins).
  */
 function costRule(rule: ValidationRule): ValidationRule {
   return (context) => {
     const { OperationDefinition: operation } = rule(context) as OperationVisitor;
+    let unreadable = false;
     return {
       OperationDefinition: {
         enter: (node) => {
+          unreadable = false;
           try {
             operation?.enter?.(node);
           } catch (error) {
             if (!(error instanceof GraphQLError)) throw error;
+            unreadable = true;
+            context.reportError(
+              new PothosValidationError(`Cannot price this operation: ${error.message}`, {
+                nodes: error.nodes,
+                extensions: { code: 'VALIDATION', field: argumentName(error.message) },
+              }),
+            );
           }
         },
-        leave: () => operation?.leave?.(),
+        leave: () => {
+          if (!unreadable) operation?.leave?.();
+        },
       },
     };
   };
 }
 
+/** The argument graphql-js names in a coercion error (`Argument "filter" of …`), if any. */
+function argumentName(message: string): string | undefined {
+  return /^Argument "([^"]+)"/.exec(message)?.[1];
+}
+
+/**
+ * Why the request's variables are too large to coerce, or null. graphql-js coerces every item of
+ * a list and reports each bad one (with no bound on the errors while the cost rule coerces), so
+ * 100,000 bad items block the event loop for seconds; this walk is linear and stops at the bound.
+ */
+export function oversizedVariables(variables: unknown): string | null {
+  let values = 0;
+  const stack: Array<{ value: unknown; path: string }> = [{ value: variables, path: '' }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop() as { value: unknown; path: string };
+    values += 1;
+    if (values > QUERY_LIMITS.maxVariableValues) return `variables hold more than ${QUERY_LIMITS.maxVariableValues} values`;
+    if (Array.isArray(value)) {
+      if (value.length > QUERY_LIMITS.maxVariableListLength)
+        return `variable ${path} is a list of ${value.length} items; at most ${QUERY_LIMITS.maxVariableListLength} are allowed`;
+      value.forEach((item: unknown, index) => stack.push({ value: item, path: `${path}[${index}]` }));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) stack.push({ value: item, path: path === '' ? `$${key}` : `${path}.${key}` });
+    }
+  }
+  return null;
+}
+
+/**
+ * At most QUERY_LIMITS.maxIntrospectionFields `__schema`/`__type` fields in the document. The
+ * cost rule prices an introspection field at 1 whatever it selects (it only knows the schema's own
+ * fields), and each alias answers with the whole schema; graphql-js's MaxIntrospectionDepthRule
+ * bounds one answer's depth, this bounds their number. `getIntrospectionQuery()` has one.
+ */
+const introspectionCountRule: ValidationRule = (context) => {
+  let count = 0;
+  return {
+    Field: (node) => {
+      if (node.name.value !== '__schema' && node.name.value !== '__type') return;
+      count += 1;
+      if (count === QUERY_LIMITS.maxIntrospectionFields + 1)
+        context.reportError(
+          new GraphQLError(`At most ${QUERY_LIMITS.maxIntrospectionFields} __schema or __type field is allowed in one document`, {
+            nodes: [node],
+            extensions: { code: 'QUERY_INTROSPECTION' },
+          }),
+        );
+    },
+  };
+};
+
 /** The Yoga plugins that enforce QUERY_LIMITS and `policy`, in the order they run. */
 export function queryLimitPlugins(policy: GraphQLPolicy): Array<Plugin<RequestParams>> {
   const costPlugin: Plugin<RequestParams> = {
-    onValidate: ({ addValidationRule, context }) => {
+    onValidate: ({ addValidationRule, context, setResult }) => {
+      const oversized = oversizedVariables(context.params?.variables ?? {});
+      if (oversized !== null) {
+        setResult([new GraphQLError(oversized, { extensions: { code: 'VALIDATION', field: 'variables' } })]);
+        return;
+      }
       for (const rule of armorRules) addValidationRule(rule);
+      addValidationRule(introspectionCountRule);
       addValidationRule(
         costRule(
           createComplexityRule({
@@ -132,9 +213,38 @@ export function queryLimitPlugins(policy: GraphQLPolicy): Array<Plugin<RequestPa
     // Throws from inside the lexer once the count passes the limit: the rest is never parsed.
     maxTokensPlugin({ n: QUERY_LIMITS.maxTokens }) as Plugin<RequestParams>,
     costPlugin,
+    pothosRefusalsCoded,
     ...(policy.suggestions ? [] : [withoutSuggestions]),
   ];
 }
+
+/**
+ * Pothos refuses some arguments itself while resolving (`tasks(first: -1)`: "Argument "first" must
+ * be a non-negative integer") with a PothosValidationError that carries no code. Every refusal of
+ * client input answers `extensions.code` VALIDATION and names the argument, as ours do.
+ */
+function coded(error: GraphQLError): GraphQLError {
+  const original = error instanceof PothosValidationError ? error : error.originalError;
+  if (!(original instanceof PothosValidationError) || error.extensions.code !== undefined) return error;
+  const field = argumentName(original.message);
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: original,
+    extensions: { ...error.extensions, code: 'VALIDATION', ...(field === undefined ? {} : { field }) },
+  });
+}
+
+const pothosRefusalsCoded: Plugin<RequestParams> = {
+  onExecute: () => ({
+    onExecuteDone: (payload) =>
+      handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
+        if (result.errors?.length) setResult({ ...result, errors: result.errors.map(coded) });
+      }),
+  }),
+};
 
 /**
  * graphql-js's hints (`Did you mean "title"?`, `Did you mean the enum value "ACTIVE"?`) name parts

@@ -87,6 +87,9 @@ export function checkWebhookUrl(url: string, policy: AddressPolicy): string | nu
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'only http and https URLs are allowed';
   if (parsed.username !== '' || parsed.password !== '') return 'credentials in the URL are not allowed';
+  // Port 0 is reserved (no server listens on it; connect() picks nothing meaningful). WHATWG URL
+  // drops a default port, so `parsed.port` is '' for those.
+  if (parsed.port === '0') return 'port 0 is not a valid destination';
   // The WHATWG parser has already normalised odd IPv4 spellings (0x7f.1, 2130706433) to dotted form.
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   if (host === '') return 'the URL has no host';

@@ -106,9 +106,14 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     transactions: { lockTimeoutMs: limits.lockTimeoutMs, maxWaitMs: limits.transactionMaxWaitMs, timeoutMs: limits.transactionTimeoutMs },
   };
 
-  async function viewerFromToken(token: string): Promise<Viewer> {
+  /** One path from a token to its viewer, for HTTP requests and graphql-ws sockets alike. */
+  async function identityFromToken(token: string): Promise<SocketIdentity> {
     const verified = await verifyToken(token);
-    return viewerForSubject(db, verified.subject, verified.email, verified.zoneinfo);
+    return { viewer: await viewerForSubject(db, verified.subject, verified.email, verified.zoneinfo), expiresAt: verified.expiresAt };
+  }
+
+  async function viewerFromToken(token: string): Promise<Viewer> {
+    return (await identityFromToken(token)).viewer;
   }
 
   const rateLimit = mutationRateLimit(db, limits.mutationsPerMinute);
@@ -211,8 +216,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       try {
         const token = bearerToken(raw);
         if (token === undefined) return null;
-        const verified = await verifyToken(token);
-        return { viewer: await viewerForSubject(db, verified.subject, verified.email), expiresAt: verified.expiresAt };
+        return await identityFromToken(token);
       } catch (error) {
         if (error instanceof AuthenticationError) return null;
         throw error;

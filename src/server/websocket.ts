@@ -9,9 +9,10 @@
  * | a frame over `maxMessageBytes` (64 KiB), before or after `connection_init` | close 1009 (Message Too Big, RFC 6455 §7.4.1) |
  * | missing or invalid token in `connection_init` | close 4403 Forbidden |
  * | the token's `exp` passes while the socket is open | close 4403 Forbidden, reason "token expired"; reconnect with a fresh token and `after` |
- * | more than `socketsPerUser` sockets of one user on this instance | the extra socket is closed 4429, reason "too many sockets" |
+ * | more than `socketsPerUser` sockets of one user on this instance | the extra socket is closed 4029, reason "too many sockets" (graphql-ws itself uses 4429 for "Too many initialisation requests") |
  * | more than `subscriptionsPerSocket` operations running on one socket | that operation answers an error with extensions.code TOO_MANY_SUBSCRIPTIONS; the socket stays |
  * | more than `socketBufferedBytes` queued unsent (a client that stopped reading) | close 1013 (Try Again Later), then the connection is dropped |
+ * | a token whose `exp` is past the year 9999 | refused at `connection_init` (4403), as over HTTP |
  * | any other failure | close 4500 Internal Server Error |
  *
  * Every one of these is logged as one JSON line through our logger, without stacks, and repeated
@@ -43,7 +44,8 @@ export const SocketCloseCode = {
   MessageTooBig: 1009,
   TryAgainLater: 1013,
   Forbidden: CloseCode.Forbidden,
-  TooManySockets: 4429,
+  /** Ours, distinct from graphql-ws's 4429 (Too many initialisation requests). */
+  TooManySockets: 4029,
   InternalServerError: CloseCode.InternalServerError,
 } as const;
 
@@ -135,6 +137,20 @@ class LogThrottle {
   }
 }
 
+/** The error without `extensions.http`, which Yoga reads for an HTTP answer's status and headers. */
+function withoutHttp(error: GraphQLError): GraphQLError {
+  if (error.extensions.http === undefined) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions,
+  });
+}
+
 /** Largest delay setTimeout accepts (about 24.8 days); a later expiry is re-armed when it passes. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -163,7 +179,7 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
   type SubscribeHook = NonNullable<ServerOptions<Record<string, unknown> | undefined, SocketExtra>['subscribe']>;
 
   const protocol = makeServer<Record<string, unknown> | undefined, SocketExtra>({
-    // Returning false closes with 4403 Forbidden. A socket over the per-user cap is closed 4429
+    // Returning false closes with 4403 Forbidden. A socket over the per-user cap is closed 4029
     // here first (the later 4403 of graphql-ws is then ignored: the socket is already closing).
     onConnect: async (context) => {
       const socket = context.extra.socket;
@@ -219,7 +235,7 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
         throw error;
       }
       const errors = enveloped.validate(enveloped.schema, document);
-      if (errors.length > 0) return errors;
+      if (errors.length > 0) return errors.map(withoutHttp);
       const contextValue = await enveloped.contextFactory();
       executors.set(contextValue, { execute: enveloped.execute, subscribe: enveloped.subscribe });
       return {
@@ -230,22 +246,33 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
         operationName: payload.operationName,
       };
     },
+    // `extensions.http` (a status for Yoga's HTTP answer) means nothing on a socket.
+    onNext: (_context, _id, _payload, _args, result) => (result.errors?.length ? { ...result, errors: result.errors.map(withoutHttp) } : result),
+    onError: (_context, _id, _payload, errors) => errors.map(withoutHttp),
     // Each operation's log lines carry a request id of their own, as HTTP requests' do.
     execute: (args) => withLogContext({ requestId: randomUUID() }, () => executorsFor(args).execute(args)) as ReturnType<ExecuteHook>,
     subscribe: (args) => withLogContext({ requestId: randomUUID() }, () => executorsFor(args).subscribe(args)) as ReturnType<SubscribeHook>,
   });
 
-  /** Closes the socket with 4403 when its token's `exp` passes (the graphql-ws #482 class of bug). */
+  /**
+   * Closes the socket with 4403 when its token's `exp` passes (the graphql-ws #482 class of bug).
+   * setTimeout takes at most MAX_TIMER_MS, so a later expiry is waited for in chunks; one 'close'
+   * listener clears whichever chunk is pending. An expiry that is not a valid date closes at once.
+   */
   function armExpiry(socket: WebSocket, expiresAt: Date): void {
-    const wait = expiresAt.getTime() - now();
-    const timer = setTimeout(
-      () => {
-        if (now() >= expiresAt.getTime()) closeSocket(socket, SocketCloseCode.Forbidden, 'token expired');
-        else armExpiry(socket, expiresAt);
-      },
-      Math.max(0, Math.min(wait, MAX_TIMER_MS)),
-    );
+    const expiry = expiresAt.getTime();
+    let timer: NodeJS.Timeout | undefined;
+    const wait = (): void => {
+      const remaining = expiry - now();
+      if (!Number.isFinite(remaining) || remaining <= 0) {
+        closeSocket(socket, SocketCloseCode.Forbidden, 'token expired');
+        return;
+      }
+      timer = setTimeout(wait, Math.min(remaining, MAX_TIMER_MS));
+    };
     socket.once('close', () => clearTimeout(timer));
+    // Checked on the next turn, as before: onConnect acknowledges the socket first.
+    timer = setTimeout(wait, 0);
   }
 
   // noServer, upgrades handed over below: the HTTP server's own errors (EADDRINUSE at listen) are then

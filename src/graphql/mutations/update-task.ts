@@ -5,7 +5,7 @@ import { TASK_CHANGE_ERRORS } from '../types/errors.js';
 import { TaskRef } from '../types/task.js';
 
 const UpdateTaskInput = builder.inputType('UpdateTaskInput', {
-  description: 'Fields left out stay as they are; `description: null` clears it.',
+  description: 'Fields left out stay as they are; `description: null` clears it (`title` and `deadline` cannot be null).',
   fields: (t) => ({
     title: t.string({ required: false }),
     description: t.string({ required: false }),

@@ -68,7 +68,8 @@ builder.queryField('deliveries', (t) =>
               where: {
                 AND: [
                   { userId: context.viewer.userId },
-                  args.status ? { status: { in: args.status } } : {},
+                  // Deduplicated: a long list of one value would otherwise become as many query parameters.
+                  args.status ? { status: { in: [...new Set(args.status)] } } : {},
                   // Newest first: "after" a cursor means created earlier.
                   after ? keysetCondition('createdAt', decodeCursor('Delivery', after, 'after'), 'lt') : {},
                   before ? keysetCondition('createdAt', decodeCursor('Delivery', before, 'before'), 'gt') : {},

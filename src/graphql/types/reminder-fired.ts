@@ -22,7 +22,7 @@ const MAX_EVENT_ID = 9_223_372_036_854_775_807n;
 
 function parseEventId(value: string): bigint {
   const id = /^\d{1,19}$/.test(value) ? BigInt(value) : -1n;
-  if (id < 0n || id > MAX_EVENT_ID) throw new GraphQLError('`after` must be the id of an event you received');
+  if (id < 0n || id > MAX_EVENT_ID) throw new GraphQLError('`after` must be the id of an event you received', { extensions: { code: 'VALIDATION', field: 'after' } });
   return id;
 }
 

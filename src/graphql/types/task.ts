@@ -4,6 +4,7 @@ import { NotFoundError } from '../../domain/errors.js';
 import { ownedTasks } from '../../domain/ownership.js';
 import type { Task } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
+import { rowQuery } from '../row-query.js';
 import { decodeCursor, encodeCursor, keysetCondition, pageSize } from '../cursors.js';
 import { databaseIdOf } from '../global-ids.js';
 import { TASK_LOOKUP_ERRORS } from './errors.js';
@@ -47,7 +48,7 @@ builder.queryField('task', (t) =>
     args: { id: t.arg.id() },
     resolve: async (query, _root, args, context) => {
       const task = await context.db.task.findFirst({
-        ...query,
+        ...rowQuery(query),
         where: { id: databaseIdOf(String(args.id), 'Task'), ...ownedTasks(context.viewer) },
       });
       if (!task) throw new NotFoundError('Task');
@@ -73,7 +74,8 @@ builder.queryField('tasks', (t) =>
               where: {
                 AND: [
                   ownedTasks(context.viewer),
-                  args.filter?.status ? { status: { in: args.filter.status } } : {},
+                  // Deduplicated: a long list of one value would otherwise become as many query parameters.
+                  args.filter?.status ? { status: { in: [...new Set(args.filter.status)] } } : {},
                   args.filter?.deadlineAfter ? { deadline: { gte: args.filter.deadlineAfter } } : {},
                   args.filter?.deadlineBefore ? { deadline: { lt: args.filter.deadlineBefore } } : {},
                   after ? keysetCondition('deadline', decodeCursor('Task', after, 'after'), 'gt') : {},

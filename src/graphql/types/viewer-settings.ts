@@ -3,6 +3,7 @@ import { quietHoursOf, setQuietHours } from '../../domain/quiet-hours.js';
 import { setTimeZone } from '../../domain/time-zones.js';
 import { ValidationError } from '../../domain/errors.js';
 import { builder } from '../builder.js';
+import { rowQuery } from '../row-query.js';
 
 const QuietHoursRef = builder.objectRef<{ start: string; end: string }>('QuietHours').implement({
   description: 'Local window (in your zone) in which webhook and email deliveries wait until its end; may cross midnight.',
@@ -27,7 +28,7 @@ builder.mutationField('setTimeZone', (t) =>
     args: { timeZone: t.arg.string() },
     resolve: async (query, _root, { timeZone }, context) => {
       await setTimeZone(context.db, context.viewer, timeZone);
-      return context.db.user.findUniqueOrThrow({ ...query, where: { id: context.viewer.userId } });
+      return context.db.user.findUniqueOrThrow({ ...rowQuery(query), where: { id: context.viewer.userId } });
     },
   }),
 );
@@ -47,7 +48,7 @@ builder.mutationField('setQuietHours', (t) =>
     args: { quietHours: t.arg({ type: QuietHoursInput, required: false }) },
     resolve: async (query, _root, { quietHours }, context) => {
       await setQuietHours(context.db, context.viewer, quietHours ?? null);
-      return context.db.user.findUniqueOrThrow({ ...query, where: { id: context.viewer.userId } });
+      return context.db.user.findUniqueOrThrow({ ...rowQuery(query), where: { id: context.viewer.userId } });
     },
   }),
 );

@@ -1,4 +1,5 @@
 import { builder } from '../builder.js';
+import { rowQuery } from '../row-query.js';
 
 builder.prismaObject('User', {
   name: 'Viewer',
@@ -15,6 +16,6 @@ builder.queryField('viewer', (t) =>
   t.withAuth({ signedIn: true }).prismaField({
     type: 'User',
     resolve: (query, _root, _args, context) =>
-      context.db.user.findUniqueOrThrow({ ...query, where: { id: context.viewer.userId } }),
+      context.db.user.findUniqueOrThrow({ ...rowQuery(query), where: { id: context.viewer.userId } }),
   }),
 );

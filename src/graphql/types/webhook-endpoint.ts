@@ -1,4 +1,5 @@
 import { builder } from '../builder.js';
+import { rowQuery } from '../row-query.js';
 
 export const WebhookEndpointRef = builder.prismaNode('WebhookEndpoint', {
   id: { field: 'id' },
@@ -18,6 +19,6 @@ builder.queryField('webhookEndpoints', (t) =>
     description: 'Your webhook endpoints (at most 10).',
     complexity: { field: 1, multiplier: 10 },
     resolve: (query, _root, _args, context) =>
-      context.db.webhookEndpoint.findMany({ ...query, where: { userId: context.viewer.userId }, orderBy: { createdAt: 'asc' } }),
+      context.db.webhookEndpoint.findMany({ ...rowQuery(query), where: { userId: context.viewer.userId }, orderBy: { createdAt: 'asc' } }),
   }),
 );
