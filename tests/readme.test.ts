@@ -232,7 +232,7 @@ describe('the Rules and limits table', () => {
     expect(rules.get('request body / WebSocket message')).toMatch(/^1 MiB \(413, `PAYLOAD_TOO_LARGE`.* \/ 64 KiB \(socket closed with 1009\)$/);
   });
 
-  it('states at most 100 tasks per page (readme-claims.test.ts: 100 taken, 101 refused)', () => {
+  it('states at most 100 tasks per page (readme-claims.test.ts: first 99 and 100 served in full, first 101 gets 100)', () => {
     expect(readme).toMatch(/a Relay connection sorted by deadline, at most 100 per page/);
   });
 });
