@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthenticationError, createTokenVerifier, signToken } from '../src/auth/tokens.js';
+import { loadConfig } from '../src/config.js';
 
 let server: http.Server;
 let jwksUrl: string;
@@ -67,5 +68,34 @@ describe('JWKS verification', () => {
     const verify = createTokenVerifier(settings());
     const token = await signToken('a-secret-that-is-long-enough-to-be-accepted!!', 'x', { issuer: 'https://id.example', audience: 'tickler' });
     await expect(verify(token)).rejects.toThrow(/HS256 are not accepted/);
+  });
+});
+
+describe('JWT_JWKS_URL, JWT_ISSUER and JWT_AUDIENCE from the environment (README, Configuration)', () => {
+  // The documented variable names, through loadConfig, as a production server reads them: no JWT_SECRET.
+  const fromEnvironment = () =>
+    createTokenVerifier(loadConfig({ NODE_ENV: 'production', JWT_JWKS_URL: jwksUrl, JWT_ISSUER: 'https://id.example', JWT_AUDIENCE: 'tickler' }).jwt);
+
+  it("accepts the provider's token with that issuer and audience", async () => {
+    const token = await providerToken(rsaKey, 'RS256', 'rsa-1', { sub: 'env|1', iss: 'https://id.example', aud: 'tickler' });
+    expect(await fromEnvironment()(token)).toMatchObject({ subject: 'env|1' });
+  });
+
+  it.each([
+    ['another issuer', { sub: 'env|2', iss: 'https://evil.example', aud: 'tickler' }, /claim "iss"/],
+    ['no issuer', { sub: 'env|2', aud: 'tickler' }, /claim "iss"/],
+    ['another audience', { sub: 'env|2', iss: 'https://id.example', aud: 'someone-else' }, /claim "aud"/],
+    ['no audience', { sub: 'env|2', iss: 'https://id.example' }, /claim "aud"/],
+  ])('refuses a token with %s', async (_case, claims, reason) => {
+    const token = await providerToken(rsaKey, 'RS256', 'rsa-1', claims);
+    await expect(fromEnvironment()(token)).rejects.toThrow(reason);
+  });
+
+  it('refuses a key the JWKS at JWT_JWKS_URL does not publish, and accepts nothing without JWT_JWKS_URL', async () => {
+    const foreign = await providerToken(otherRsa.privateKey, 'RS256', 'rsa-1', { sub: 'env|3', iss: 'https://id.example', aud: 'tickler' });
+    await expect(fromEnvironment()(foreign)).rejects.toBeInstanceOf(AuthenticationError);
+    const good = await providerToken(rsaKey, 'RS256', 'rsa-1', { sub: 'env|3', iss: 'https://id.example', aud: 'tickler' });
+    const withoutJwks = createTokenVerifier(loadConfig({ JWT_ISSUER: 'https://id.example', JWT_AUDIENCE: 'tickler' }).jwt);
+    await expect(withoutJwks(good)).rejects.toThrow(/RS256 are not accepted/);
   });
 });

@@ -38,7 +38,10 @@ export interface DeliveryOptions {
   backoffMaxMs?: number;
 }
 
-const DEFAULTS: Required<DeliveryOptions> = { concurrency: 32, perEndpoint: 4, timeoutMs: 10_000, maxAttempts: 8, backoffBaseMs: 1000, backoffMaxMs: 3_600_000 };
+/** The longest wait between two attempts of one delivery (README: "at most 1 hour"). */
+const BACKOFF_MAX_MS = 3_600_000;
+
+const DEFAULTS: Required<DeliveryOptions> = { concurrency: 32, perEndpoint: 4, timeoutMs: 10_000, maxAttempts: 8, backoffBaseMs: 1000, backoffMaxMs: BACKOFF_MAX_MS };
 /** Retrying to record an outcome: first delay, doubling up to the maximum. */
 const RECORD_RETRY_FIRST_MS = 100;
 const RECORD_RETRY_MAX_MS = 2000;
@@ -161,10 +164,19 @@ export class DeliveryWorker {
   private outcomeOf(delivery: ClaimedDelivery, result: DeliveryResult): DeliveryOutcome {
     if (result.ok) return { kind: 'sent' };
     if (!result.retryable || delivery.attempt >= this.options.maxAttempts) return { kind: 'failed' };
-    const exponential = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (delivery.attempt - 1));
-    // Jitter spreads the retries of many deliveries that failed together (an endpoint outage).
-    return { kind: 'retry', inMs: Math.round(exponential * (0.5 + Math.random() * 0.5)) };
+    return { kind: 'retry', inMs: retryDelayMs(delivery.attempt, this.options.backoffBaseMs, this.options.backoffMaxMs) };
   }
+}
+
+/**
+ * The wait before the next attempt after failed attempt number `attempt` (1-based), in ms:
+ * `baseMs × 2^(attempt − 1)`, capped at `maxMs` (1 hour by default), then scaled by a random factor
+ * in [0.5, 1) ("equal jitter"), so deliveries that failed together (an endpoint outage) do not all
+ * retry at the same moment. `random` is injectable for tests; it must return a value in [0, 1).
+ */
+export function retryDelayMs(attempt: number, baseMs: number, maxMs = BACKOFF_MAX_MS, random: () => number = Math.random): number {
+  const exponential = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+  return Math.round(exponential * (0.5 + random() * 0.5));
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
