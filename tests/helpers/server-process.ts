@@ -4,9 +4,9 @@
  * modules run before it (`node --import`), e.g. to shift its clock.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach } from 'vitest';
+import { freePort } from './spawned-server.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -26,17 +26,6 @@ export interface ServerProcess {
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** SIGTERM, then resolves with the exit status once the process has exited (all its output read). */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const running = new Set<ChildProcess>();
