@@ -430,27 +430,26 @@ export interface FiringSummary {
 
 /** How `ids` (all `userId`'s) fired: SENT count, events per reminder (grouped in the database). */
 export async function firingSummary(userId: string, ids: readonly string[]): Promise<FiringSummary> {
-  const pool = testPool();
-  const [reminders, events] = await Promise.all([
-    pool.query<{ sent: number; last_fired_at: Date | null }>(
-      `SELECT count(*) FILTER (WHERE status = 'SENT')::int AS sent, max(fired_at) AS last_fired_at
-       FROM reminders WHERE id = ANY($1::uuid[])`,
-      [ids],
-    ),
-    pool.query<{ reminder_id: string; events: number }>(
-      `SELECT reminder_id, count(*)::int AS events FROM events
-       WHERE user_id = $1::uuid AND reminder_id = ANY($2::uuid[])
-       GROUP BY reminder_id`,
-      [userId, ids],
-    ),
-  ]);
-  const counts = new Map(events.rows.map((row) => [row.reminder_id, row.events]));
-  const lastFiredAt = reminders.rows[0]?.last_fired_at ?? null;
+  // One statement, so the reminders and the events are read in one snapshot: two queries on two
+  // connections could see all reminders SENT but not yet the events that committed with them.
+  const { rows } = await testPool().query<{ sent: number; last_fired_at: Date | null; events: Array<{ reminder_id: string; events: number }> | null }>(
+    `SELECT
+       (SELECT count(*) FILTER (WHERE status = 'SENT')::int FROM reminders WHERE id = ANY($2::uuid[])) AS sent,
+       (SELECT max(fired_at) FROM reminders WHERE id = ANY($2::uuid[])) AS last_fired_at,
+       (SELECT json_agg(json_build_object('reminder_id', reminder_id, 'events', events))
+          FROM (SELECT reminder_id, count(*)::int AS events FROM events
+                WHERE user_id = $1::uuid AND reminder_id = ANY($2::uuid[])
+                GROUP BY reminder_id) AS per_reminder) AS events`,
+    [userId, ids],
+  );
+  const row = rows[0];
+  const counts = new Map((row?.events ?? []).map((entry) => [entry.reminder_id, entry.events]));
+  const lastFiredAt = row?.last_fired_at ?? null;
   return {
     total: ids.length,
-    sent: reminders.rows[0]?.sent ?? 0,
+    sent: row?.sent ?? 0,
     withoutEvent: ids.filter((id) => !counts.has(id)),
     firedTwice: [...counts].filter(([, count]) => count > 1).map(([id]) => id),
-    lastFiredAt: lastFiredAt ? lastFiredAt.getTime() : null,
+    lastFiredAt: lastFiredAt ? new Date(lastFiredAt).getTime() : null,
   };
 }
