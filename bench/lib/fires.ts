@@ -8,6 +8,7 @@
  * Lateness here = commit time of the event minus the trigger time, both on the database clock:
  * the moment any subscriber, webhook worker or other instance could see the reminder had fired.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { withClient } from './database.js';
 
 /** A login role per worker process (superuser: it must run whatever the dispatcher runs), same password as the admin. */
@@ -99,6 +100,21 @@ export async function reminderFires(url: string, ownerId: string, audited = fals
 }
 
 /** Lateness (ms) of each fired reminder: commit of its event minus its trigger time. */
+/**
+ * The fires of `ownerId`'s reminders once their window has passed: waits until `windowEndMs` (+1 s),
+ * then re-reads every 500 ms while any is unfired, for up to 30 s more.
+ */
+export async function firesAfterWindow(url: string, ownerId: string, windowEndMs: number): Promise<ReminderFire[]> {
+  await sleep(Math.max(0, windowEndMs + 1000 - Date.now()));
+  let fires = await reminderFires(url, ownerId);
+  const graceUntil = Date.now() + 30_000;
+  while (fires.some((fire) => fire.events === 0) && Date.now() < graceUntil) {
+    await sleep(500);
+    fires = await reminderFires(url, ownerId);
+  }
+  return fires;
+}
+
 export function latenessOf(fires: readonly ReminderFire[]): number[] {
   return fires.filter((fire) => fire.events > 0).map((fire) => fire.committedAtMs - fire.triggerAtMs);
 }

@@ -11,12 +11,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { signToken } from '../../src/auth/tokens.js';
 import type { BenchContext, Scenario } from '../lib/context.js';
-import { latenessOf, reminderFires } from '../lib/fires.js';
+import { firesAfterWindow, latenessOf } from '../lib/fires.js';
 import { assertClean, autocannon, baseEnv, CONNECTIONS, CREATE_TASK, createTaskInput, createTaskOrThrow, type LoadResult } from '../lib/load.js';
 import type { Table } from '../lib/report.js';
 import { startFixture, type FixtureProcess } from '../lib/server-process.js';
 import { distribution, ms, num, type Distribution } from '../lib/stats.js';
-import { seedReminders, sleep } from '../lib/tickler.js';
+import { seedReminders } from '../lib/tickler.js';
 
 const LEAD_MS = 3000;
 
@@ -31,13 +31,7 @@ async function schedule(url: string, count: number, windowMs: number, during?: (
   const base = Date.now() + LEAD_MS;
   const seeded = await seedReminders(url, Array.from({ length: count }, () => base + Math.floor(Math.random() * windowMs)));
   await during?.(base);
-  await sleep(Math.max(0, base + windowMs + 1000 - Date.now()));
-  let fires = await reminderFires(url, seeded.ownerId);
-  const graceUntil = Date.now() + 30_000;
-  while (fires.some((fire) => fire.events === 0) && Date.now() < graceUntil) {
-    await sleep(500);
-    fires = await reminderFires(url, seeded.ownerId);
-  }
+  const fires = await firesAfterWindow(url, seeded.ownerId, base + windowMs);
   return { lateness: distribution(latenessOf(fires)), fired: fires.filter((fire) => fire.events > 0).length, expected: count };
 }
 

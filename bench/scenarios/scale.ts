@@ -13,7 +13,7 @@ import type { BenchContext, Scenario } from '../lib/context.js';
 import { runBacklog, type BacklogRun } from '../lib/backlog.js';
 import { withClient } from '../lib/database.js';
 import { enableAutoExplain, parsePlans, type ExplainedStatement } from '../lib/explain.js';
-import { ensureWorkerRoles, latenessOf, reminderFires, workerUrl } from '../lib/fires.js';
+import { ensureWorkerRoles, firesAfterWindow, latenessOf, workerUrl } from '../lib/fires.js';
 import type { Table } from '../lib/report.js';
 import { distribution, median, ms, num, type Distribution } from '../lib/stats.js';
 import { addWebhookEndpoint, seedReminders, sleep, spawnDispatcher, waitUntil } from '../lib/tickler.js';
@@ -114,13 +114,7 @@ async function latenessPass(url: string, count: number, windowMs: number): Promi
     await dispatcher.waitFor((message) => message.kind === 'started', 'started', 60_000);
     const base = Date.now() + 2000;
     const seeded = await seedReminders(url, Array.from({ length: count }, () => base + Math.floor(Math.random() * windowMs)));
-    await sleep(Math.max(0, base + windowMs + 1000 - Date.now()));
-    let fires = await reminderFires(url, seeded.ownerId);
-    const graceUntil = Date.now() + 30_000;
-    while (fires.some((fire) => fire.events === 0) && Date.now() < graceUntil) {
-      await sleep(500);
-      fires = await reminderFires(url, seeded.ownerId);
-    }
+    const fires = await firesAfterWindow(url, seeded.ownerId, base + windowMs);
     const unfired = fires.filter((fire) => fire.events === 0).length;
     if (unfired > 0) throw new Error(`${unfired} of ${count} reminders did not fire within 30 s of the window's end`);
     return distribution(latenessOf(fires));
