@@ -54,8 +54,12 @@ async function main(): Promise<void> {
       console.log(`(${scenario.key} took ${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
     }
     if (output) {
-      const kept = only ? readBlocks(await readFile(output, 'utf8').catch(() => '')) : new Map<string, string>();
-      const sections = SCENARIOS.map((scenario) => blocks.get(scenario.key) ?? kept.get(scenario.key)).filter((block): block is string => block !== undefined);
+      const existing = await readFile(output, 'utf8').catch(() => '');
+      const kept = only ? readBlocks(existing) : new Map<string, string>();
+      // Hand-written notes on a scenario (analyses, per-lever runs) survive every rerun, full or not.
+      const notes = readNotes(existing);
+      const sections = SCENARIOS.flatMap((scenario) => [blocks.get(scenario.key) ?? kept.get(scenario.key), notes.get(scenario.key)])
+        .filter((block): block is string => block !== undefined);
       const document = [
         '# Benchmarks',
         '',
@@ -94,15 +98,34 @@ function describeKept(kept: ReadonlyMap<string, string>, rerun: ReadonlyMap<stri
   }).join(', ');
 }
 
-/** The scenario blocks of an existing BENCHMARKS.md, by key (each runs until the next marker). */
-function readBlocks(document: string): Map<string, string> {
+/**
+ * A hand-written block about a scenario, written after that scenario's generated block and kept by
+ * every run: `<!-- notes api: kept by npm run bench -->` up to the next marker of either kind.
+ */
+const NOTES_MARKER = /^<!-- notes (\S+): kept by npm run bench -->$/m;
+
+/** Blocks of an existing BENCHMARKS.md that start with `marker`, by key (each runs until the next marker of either kind). */
+function readMarked(document: string, marker: RegExp): Map<string, string> {
   const blocks = new Map<string, string>();
-  const starts = [...document.matchAll(new RegExp(MARKER.source, 'gm'))];
+  const any = new RegExp(`${MARKER.source}|${NOTES_MARKER.source}`, 'gm');
+  const starts = [...document.matchAll(any)];
   starts.forEach((match, index) => {
+    const own = marker.exec(match[0]);
+    if (own === null) return;
     const end = starts[index + 1]?.index ?? document.length;
-    blocks.set(match[1] as string, document.slice(match.index, end).trimEnd() + '\n');
+    blocks.set(own[1] as string, document.slice(match.index, end).trimEnd() + '\n');
   });
   return blocks;
+}
+
+/** The generated scenario blocks, by key. */
+function readBlocks(document: string): Map<string, string> {
+  return readMarked(document, MARKER);
+}
+
+/** The hand-written notes, by the key of the scenario they follow. */
+function readNotes(document: string): Map<string, string> {
+  return readMarked(document, NOTES_MARKER);
 }
 
 main().catch((error: unknown) => {

@@ -90,16 +90,22 @@ export async function fireDueReminders(
     ),
     -- External deliveries due inside the owner's quiet hours make their first attempt when those
     -- end (src/domain/quiet-hours.ts); the event and subscriptions are not delayed.
+    -- Owners and endpoints are looked up per fired event by index (LATERAL ... OFFSET 0 keeps the
+    -- planner from flattening it into a hash join that reads every user: the cost of a fire must
+    -- grow with the batch, not with the number of users; BENCHMARKS.md, scale plans).
     webhook_deliveries AS (
       INSERT INTO deliveries (event_id, user_id, channel, endpoint_id, next_attempt_at)
       SELECT a.id, a.user_id, 'WEBHOOK', w.id, tickler_quiet_hours_end(a.occurred_at, u.time_zone, u.quiet_start_minute, u.quiet_end_minute)
-      FROM appended a JOIN webhook_endpoints w ON w.user_id = a.user_id JOIN users u ON u.id = a.user_id
+      FROM appended a
+      CROSS JOIN LATERAL (SELECT * FROM users WHERE id = a.user_id OFFSET 0) u
+      CROSS JOIN LATERAL (SELECT id FROM webhook_endpoints WHERE user_id = a.user_id OFFSET 0) w
       RETURNING id
     ),
     email_deliveries AS (
       INSERT INTO deliveries (event_id, user_id, channel, next_attempt_at)
       SELECT a.id, a.user_id, 'EMAIL', tickler_quiet_hours_end(a.occurred_at, u.time_zone, u.quiet_start_minute, u.quiet_end_minute)
-      FROM appended a JOIN users u ON u.id = a.user_id
+      FROM appended a
+      CROSS JOIN LATERAL (SELECT * FROM users WHERE id = a.user_id OFFSET 0) u
       WHERE ${options.emailEnabled} AND u.email IS NOT NULL
       RETURNING id
     ),
