@@ -43,33 +43,47 @@ function addDays(date: string, days: number): string {
 const todayUtc = () => new Date().toISOString().slice(0, 10);
 
 /**
- * DST transitions ahead (local date of the change; offsets before and after), from the tz database
- * (EU: last Sunday of March/October; US: second Sunday of March, first Sunday of November; Lord
- * Howe: first Sunday of April/October, 30 minutes).
+ * DST transitions, as the tz database's current rules state them (local date of the change; offsets
+ * before and after): EU, last Sunday of March and of October; US, second Sunday of March and first
+ * Sunday of November; Lord Howe, first Sunday of April and of October (30 minutes). Written out from the
+ * rules, not taken from the code under test, and computed for whatever year it is: no table to run out.
  */
-const TRANSITIONS: Record<string, Array<[string, string, string]>> = {
+const RULES: Record<string, Array<{ month: number; sunday: number | 'last'; before: string; after: string }>> = {
   'Europe/Berlin': [
-    ['2027-03-28', '+01:00', '+02:00'], ['2027-10-31', '+02:00', '+01:00'], ['2028-03-26', '+01:00', '+02:00'], ['2028-10-29', '+02:00', '+01:00'],
-    ['2029-03-25', '+01:00', '+02:00'], ['2029-10-28', '+02:00', '+01:00'], ['2030-03-31', '+01:00', '+02:00'], ['2030-10-27', '+02:00', '+01:00'],
-    ['2031-03-30', '+01:00', '+02:00'], ['2031-10-26', '+02:00', '+01:00'], ['2032-03-28', '+01:00', '+02:00'], ['2032-10-31', '+02:00', '+01:00'],
-    ['2033-03-27', '+01:00', '+02:00'], ['2033-10-30', '+02:00', '+01:00'], ['2034-03-26', '+01:00', '+02:00'], ['2034-10-29', '+02:00', '+01:00'],
-    ['2035-03-25', '+01:00', '+02:00'], ['2035-10-28', '+02:00', '+01:00'], ['2036-03-30', '+01:00', '+02:00'], ['2036-10-26', '+02:00', '+01:00'],
+    { month: 3, sunday: 'last', before: '+01:00', after: '+02:00' },
+    { month: 10, sunday: 'last', before: '+02:00', after: '+01:00' },
   ],
   'America/New_York': [
-    ['2027-03-14', '-05:00', '-04:00'], ['2027-11-07', '-04:00', '-05:00'], ['2028-03-12', '-05:00', '-04:00'], ['2028-11-05', '-04:00', '-05:00'],
-    ['2029-03-11', '-05:00', '-04:00'], ['2029-11-04', '-04:00', '-05:00'], ['2030-03-10', '-05:00', '-04:00'], ['2030-11-03', '-04:00', '-05:00'],
-    ['2031-03-09', '-05:00', '-04:00'], ['2031-11-02', '-04:00', '-05:00'], ['2032-03-14', '-05:00', '-04:00'], ['2032-11-07', '-04:00', '-05:00'],
-    ['2033-03-13', '-05:00', '-04:00'], ['2033-11-06', '-04:00', '-05:00'], ['2034-03-12', '-05:00', '-04:00'], ['2034-11-05', '-04:00', '-05:00'],
-    ['2035-03-11', '-05:00', '-04:00'], ['2035-11-04', '-04:00', '-05:00'], ['2036-03-09', '-05:00', '-04:00'], ['2036-11-02', '-04:00', '-05:00'],
+    { month: 3, sunday: 2, before: '-05:00', after: '-04:00' },
+    { month: 11, sunday: 1, before: '-04:00', after: '-05:00' },
   ],
   'Australia/Lord_Howe': [
-    ['2027-04-04', '+11:00', '+10:30'], ['2027-10-03', '+10:30', '+11:00'], ['2028-04-02', '+11:00', '+10:30'], ['2028-10-01', '+10:30', '+11:00'],
-    ['2029-04-01', '+11:00', '+10:30'], ['2029-10-07', '+10:30', '+11:00'], ['2030-04-07', '+11:00', '+10:30'], ['2030-10-06', '+10:30', '+11:00'],
-    ['2031-04-06', '+11:00', '+10:30'], ['2031-10-05', '+10:30', '+11:00'], ['2032-04-04', '+11:00', '+10:30'], ['2032-10-03', '+10:30', '+11:00'],
-    ['2033-04-03', '+11:00', '+10:30'], ['2033-10-02', '+10:30', '+11:00'], ['2034-04-02', '+11:00', '+10:30'], ['2034-10-01', '+10:30', '+11:00'],
-    ['2035-04-01', '+11:00', '+10:30'], ['2035-10-07', '+10:30', '+11:00'], ['2036-04-06', '+11:00', '+10:30'], ['2036-10-05', '+10:30', '+11:00'],
+    { month: 4, sunday: 1, before: '+11:00', after: '+10:30' },
+    { month: 10, sunday: 1, before: '+10:30', after: '+11:00' },
   ],
 };
+
+/** The `sunday`th (or last) Sunday of `month` in `year`, as YYYY-MM-DD (plain calendar arithmetic). */
+function sundayOf(year: number, month: number, sunday: number | 'last'): string {
+  if (sunday === 'last') {
+    const last = new Date(Date.UTC(year, month, 0)); // day 0 of the next month: the last of this one
+    last.setUTCDate(last.getUTCDate() - last.getUTCDay());
+    return last.toISOString().slice(0, 10);
+  }
+  const first = new Date(Date.UTC(year, month - 1, 1));
+  first.setUTCDate(1 + ((7 - first.getUTCDay()) % 7) + 7 * (sunday - 1));
+  return first.toISOString().slice(0, 10);
+}
+
+const TRANSITIONS: Record<string, Array<[string, string, string]>> = Object.fromEntries(
+  Object.entries(RULES).map(([zone, rules]) => {
+    const thisYear = new Date().getUTCFullYear();
+    const days = [thisYear, thisYear + 1, thisYear + 2].flatMap((year) =>
+      rules.map((rule): [string, string, string] => [sundayOf(year, rule.month, rule.sunday), rule.before, rule.after]),
+    );
+    return [zone, days.sort(([a], [b]) => a.localeCompare(b))];
+  }),
+);
 
 /** The first transition of `zone` at least 9 days ahead (room for a weekly series before it). */
 function nextTransition(zone: string): { day: string; before: string; after: string } {
