@@ -133,6 +133,11 @@ class Stream {
   }
 }
 
+/**
+ * The open SSE subscription streams of one server instance and their policy: a Yoga plugin that
+ * admits, caps and ends them, and the writer of their responses. Counts are per instance, as for
+ * graphql-ws sockets.
+ */
 export class EventStreams {
   private readonly byUser = new Map<string, Set<Stream>>();
   private readonly open = new Set<Stream>();
@@ -192,6 +197,9 @@ export class EventStreams {
       this.byUser.set(identity.userId, userStreams);
       this.open.add(stream);
       stream.armExpiry(identity.expiresAt, this.options.now);
+      // The connection closing (the client left, or the answer was written) frees the place, even if a
+      // later plugin stopped the operation before onSubscribeResult.
+      context.request.signal.addEventListener('abort', () => stream.close(), { once: true });
       return {
         onSubscribeResult: ({ result, setResult }) => {
           // An error instead of a stream (validation, REPLAY_WINDOW_EXCEEDED...): nothing stays open.
