@@ -159,7 +159,8 @@ describe('reminderFired over server-sent events', () => {
     await eventually('the stream to be registered', () => (streamsOf(userId) === 1 && instance.events.subscriptionCount(userId) === 1 ? true : undefined));
     expect(await scrapeGauge('tickler_subscribers')).toBeGreaterThanOrEqual(1);
 
-    await run(instance, user, CreateTask, { input: { title: 'over sse', deadline: inSeconds(3600), reminders: [{ at: inSeconds(1) }] } });
+    // Due 3 s ahead: still in the future when createTask runs on a loaded machine (a past one is a ScheduleError).
+    await run(instance, user, CreateTask, { input: { title: 'over sse', deadline: inSeconds(3600), reminders: [{ at: inSeconds(3) }] } });
     const event = await stream.next((payload) => payload.data?.reminderFired?.taskTitle === 'over sse');
     expect(event.data?.reminderFired?.id).toMatch(/^\d+$/);
 

@@ -110,7 +110,7 @@ describe('GraphiQL served from our own dependencies', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({
         query: print(CreateTask),
-        variables: { input: { title, deadline: new Date(Date.now() + 3_600_000).toISOString(), reminders: [{ at: new Date(Date.now() + 2000).toISOString() }] } },
+        variables: { input: { title, deadline: new Date(Date.now() + 3_600_000).toISOString(), reminders: [{ at: new Date(Date.now() + 3000).toISOString() }] } },
       }),
     });
     expect(((await created.json()) as { data?: { createTask: { __typename: string } } }).data?.createTask.__typename).toBe('CreateTaskSuccess');
