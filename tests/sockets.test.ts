@@ -13,8 +13,8 @@
  *    refuses nothing before that.
  * 5. Backpressure: a client that stops reading and sends 150 `tasks(first: 100)` queries is closed
  *    once its unsent buffer passes the bound (1 MiB here), instead of growing without bound.
- * 6. Subscriptions over HTTP (server-sent events), which would bypass all of the above, answer
- *    SUBSCRIPTIONS_OVER_WEBSOCKET and end; over graphql-ws the same subscription runs.
+ * 6. Subscriptions over HTTP that do not accept server-sent events answer STREAM_REQUIRED and end
+ *    (over SSE they run under the same limits: sse-subscriptions.test.ts); over graphql-ws they run.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -297,23 +297,23 @@ describe('a client that stops reading', () => {
 });
 
 describe('subscriptions over HTTP', () => {
-  it('answers SUBSCRIPTIONS_OVER_WEBSOCKET over server-sent events and ends the response; graphql-ws serves it', async () => {
+  it('answers STREAM_REQUIRED to one that does not accept server-sent events and ends the response; graphql-ws serves it', async () => {
     const user = await newUser('sse');
-    const requests: Array<[string, RequestInit, string]> = ['text/event-stream', 'application/json', 'application/graphql-response+json'].map((accept) => [
+    const requests: Array<[string, RequestInit, string]> = ['application/json', 'application/graphql-response+json'].map((accept) => [
       capped.url,
       { method: 'POST', headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${user.token}` }, body: JSON.stringify({ query: SUBSCRIBE_FIRED }) },
       `POST ${accept}`,
     ]);
     requests.push([
       `${capped.url}?query=${encodeURIComponent(SUBSCRIBE_FIRED)}`,
-      { headers: { accept: 'text/event-stream', authorization: `Bearer ${user.token}` } },
-      'GET text/event-stream',
+      { headers: { accept: 'application/json', authorization: `Bearer ${user.token}` } },
+      'GET application/json',
     ]);
     for (const [url, init, accept] of requests) {
       const response = await fetch(url, init);
       // text() resolves only once the server ended the response.
       const text = await response.text();
-      expect(text, accept).toContain('SUBSCRIPTIONS_OVER_WEBSOCKET');
+      expect(text, accept).toContain('STREAM_REQUIRED');
       expect(text).not.toContain('"data":{"reminderFired"');
     }
     const open = await connect(capped.wsUrl, user.token);

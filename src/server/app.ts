@@ -1,6 +1,6 @@
 /**
- * Tickler's HTTP and WebSocket front door: GraphQL over HTTP (Yoga) and over graphql-ws on the
- * same server and path, plus /health and /ready. Knows nothing of the domain beyond handing each
+ * Tickler's HTTP and WebSocket front door: GraphQL over HTTP (Yoga; subscriptions as server-sent
+ * events, sse.ts) and over graphql-ws (websocket.ts) on the same server and path, plus /health and /ready. Knows nothing of the domain beyond handing each
  * operation a context with the database and the verified viewer.
  */
 import { randomUUID } from 'node:crypto';
@@ -28,7 +28,8 @@ import { metrics, scrape } from '../metrics/registry.js';
 import { mutationRateLimit } from './rate-limit.js';
 import { createDashboardRoutes, type DashboardOptions } from '../web/routes.js';
 import { checkReadiness } from './readiness.js';
-import { attachGraphQLWebSocket, subscriptionsOverWebSocketOnly, type SocketContext, type SocketIdentity } from './websocket.js';
+import { EventStreams, type StreamIdentity } from './sse.js';
+import { attachGraphQLWebSocket, type SocketContext, type SocketIdentity } from './websocket.js';
 
 export interface TicklerServerOptions {
   db: Database;
@@ -52,6 +53,8 @@ export interface TicklerServer {
   httpServer: http.Server;
   /** Open graphql-ws sockets on this instance. */
   readonly webSocketCount: number;
+  /** Open subscription streams over server-sent events on this instance, of one user or of all. */
+  eventStreamCount(userId?: string): number;
   listen(port: number, host?: string): Promise<AddressInfo>;
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes every socket. */
   close(graceMs: number): Promise<void>;
@@ -117,6 +120,15 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
   }
 
   const rateLimit = mutationRateLimit(db, limits.mutationsPerMinute);
+  const now = options.clock ? () => options.clock!.now() : Date.now;
+  // The identity each HTTP request's token was verified as: the event-stream policy needs its user and expiry.
+  const requestIdentities = new WeakMap<Request, StreamIdentity>();
+  // One policy, two transports: the per-user cap and the send-buffer bound are graphql-ws's settings.
+  const streams = new EventStreams({
+    limits: { streamsPerUser: limits.socketsPerUser, bufferedBytes: limits.socketBufferedBytes },
+    identityOf: (request) => requestIdentities.get(request),
+    now,
+  });
   const yoga = createYoga<SocketContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -137,7 +149,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       ...queryLimitPlugins(options.graphqlPolicy ?? { introspection: true, suggestions: true }),
       graphqlMetricsPlugin(),
       ...(rateLimit ? [rateLimit] : []),
-      subscriptionsOverWebSocketOnly,
+      streams.plugin,
       // Yoga's validation cache stays off (below); this one keys by variables too (issue 10).
       validationCachePlugin(),
     ],
@@ -147,7 +159,10 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       if (initial.socketViewer) return { db, events, webhookPolicy, policy, viewer: initial.socketViewer };
       try {
         const token = bearerToken(initial.request.headers.get('authorization'));
-        return { db, events, webhookPolicy, policy, viewer: token === undefined ? null : await viewerFromToken(token) };
+        if (token === undefined) return { db, events, webhookPolicy, policy, viewer: null };
+        const identity = await identityFromToken(token);
+        requestIdentities.set(initial.request, { userId: identity.viewer.userId, expiresAt: identity.expiresAt });
+        return { db, events, webhookPolicy, policy, viewer: identity.viewer };
       } catch (error) {
         if (error instanceof AuthenticationError) throw unauthenticated(error.message);
         throw error;
@@ -189,7 +204,27 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       return;
     }
     if (waitingForContinue) response.writeContinue();
-    void yoga(request, response);
+    if ((request.headers.accept ?? '').includes('text/event-stream')) void serveEventStream(request, response);
+    else void yoga(request, response);
+  }
+
+  /**
+   * A request that accepts server-sent events: Yoga answers it, and sse.ts writes the answer, so
+   * a client that stops reading is cut off at the send-buffer bound instead of stalling.
+   */
+  async function serveEventStream(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    try {
+      const answer = await yoga.handleNodeRequestAndResponse(request, response);
+      if (response.destroyed) return;
+      answer.headers.forEach((value, name) => response.setHeader(name, value));
+      response.writeHead(answer.status);
+      if (answer.body === null) response.end();
+      else await streams.send(answer.body, response);
+    } catch (error) {
+      log.error('event stream request failed', { error });
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
+      response.end();
+    }
   }
   // One id per request, in the response and in every log line written while serving it.
   function withRequestId(request: http.IncomingMessage, response: http.ServerResponse, waitingForContinue: boolean): void {
@@ -204,7 +239,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
   const sockets = attachGraphQLWebSocket({
     httpServer,
     yoga,
-    now: options.clock ? () => options.clock!.now() : Date.now,
+    now,
     limits: {
       maxMessageBytes: MAX_WS_MESSAGE_BYTES,
       socketsPerUser: limits.socketsPerUser,
@@ -232,6 +267,7 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
     get webSocketCount() {
       return sockets.socketCount;
     },
+    eventStreamCount: (userId) => streams.count(userId),
     listen: (port, host) =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -244,6 +280,10 @@ export function createTicklerServer(options: TicklerServerOptions): TicklerServe
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
       sockets.closeAll(1001, 'server shutting down');
+      // Event streams end with SHUTTING_DOWN and complete; their connections then go idle and are closed
+      // (the server's close() only closed the ones idle when it was called).
+      for (const response of openResponses) response.once('finish', () => setImmediate(() => httpServer.closeIdleConnections()));
+      streams.endAll();
       const timer = setTimeout(() => {
         log.warn('shutdown grace period over; closing remaining connections');
         httpServer.closeAllConnections();

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
-import type { Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Viewer } from '../domain/types.js';
 import type { Context } from '../graphql/context.js';
@@ -53,24 +53,6 @@ export const SocketCloseCode = {
 export interface SocketContext {
   socketViewer?: Viewer;
 }
-
-/**
- * Subscriptions are served over graphql-ws only, where the limits above hold. Yoga would also
- * serve them over HTTP (server-sent events), past every socket cap and past the token's `exp`;
- * there they answer one error, `extensions.code` SUBSCRIPTIONS_OVER_WEBSOCKET, and end.
- */
-export const subscriptionsOverWebSocketOnly: Plugin<SocketContext> = {
-  onSubscribe: ({ context, setResultAndStopExecution }) => {
-    if (context.socketViewer !== undefined) return;
-    setResultAndStopExecution({
-      errors: [
-        new GraphQLError('subscriptions are served over WebSocket (graphql-ws, subprotocol graphql-transport-ws) on this path', {
-          extensions: { code: 'SUBSCRIPTIONS_OVER_WEBSOCKET' },
-        }),
-      ],
-    });
-  },
-};
 
 export interface SocketIdentity {
   viewer: Viewer;

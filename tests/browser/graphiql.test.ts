@@ -1,15 +1,19 @@
 /**
  * GraphiQL at /graphql, in Debian's headless Chromium, against Tickler run as `npm start` runs it.
  * Its scripts and styles come from our own dependencies (@graphql-yoga/render-graphiql): the page
- * must work with every request outside this machine refused.
+ * must work with every request outside this machine refused. Subscriptions run from it over
+ * server-sent events (GraphiQL's default), with the token from its Headers tab.
  */
 import { randomUUID } from 'node:crypto';
+import { print } from 'graphql';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/tokens.js';
 import { testDatabaseUrl } from '../helpers/database.js';
 import { freePort, launchChromium, screenshot, TicklerProcess } from '../helpers/browser.js';
+import { CreateTask } from '../helpers/operations.js';
 import { TEST_JWT_SECRET } from '../helpers/server.js';
+import { eventually } from '../helpers/sinks.js';
 
 let browser: Browser;
 let server: TicklerProcess;
@@ -27,6 +31,12 @@ afterAll(async () => {
   await browser?.close();
   await server?.kill();
 });
+
+/** The server's live reminderFired subscriptions, from its /metrics (tickler_subscribers). */
+async function subscribers(): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return Number(text.split('\n').find((line) => line.startsWith('tickler_subscribers '))?.split(' ')[1] ?? Number.NaN);
+}
 
 /** Opens GraphiQL with every request that leaves 127.0.0.1 refused, and returns what was refused. */
 async function openOffline(): Promise<{ page: Page; refused: string[] }> {
@@ -80,6 +90,33 @@ describe('GraphiQL served from our own dependencies', () => {
     await page.getByRole('button', { name: 'Execute query (Ctrl-Enter)' }).click();
     await page.locator('.graphiql-response', { hasText: subject }).waitFor();
     expect(await page.locator('.graphiql-response').textContent()).toContain('"subject"');
+    expect(refused).toEqual([]);
+    await page.close();
+  });
+
+  it('runs a reminderFired subscription with the Headers tab token and shows the event', { timeout: 90_000 }, async () => {
+    const subject = `graphiql-sub-${randomUUID()}`;
+    const token = await signToken(TEST_JWT_SECRET, subject);
+    const title = `graphiql event ${randomUUID()}`;
+    const { page, refused } = await openOffline();
+    await withAuthorization(page, token);
+    await typeInto(page, page.locator('.graphiql-query-editor .monaco-editor'), 'subscription { reminderFired { id taskTitle } }');
+    const subscribersBefore = await subscribers();
+    await page.getByRole('button', { name: 'Execute query (Ctrl-Enter)' }).click();
+    // The stream is open on the server (its hub counts one more subscriber) before the reminder is made.
+    await eventually('GraphiQL\'s subscription to reach the server', async () => ((await subscribers()) > subscribersBefore ? true : undefined), 30_000, 50);
+    const created = await fetch(`${baseUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: print(CreateTask),
+        variables: { input: { title, deadline: new Date(Date.now() + 3_600_000).toISOString(), reminders: [{ at: new Date(Date.now() + 3000).toISOString() }] } },
+      }),
+    });
+    expect(((await created.json()) as { data?: { createTask: { __typename: string } } }).data?.createTask.__typename).toBe('CreateTaskSuccess');
+    await page.locator('.graphiql-response', { hasText: title }).waitFor({ timeout: 60_000 });
+    expect(await page.locator('.graphiql-response').textContent()).toContain('"reminderFired"');
+    await screenshot(page, 'graphiql-subscription.png');
     expect(refused).toEqual([]);
     await page.close();
   });
