@@ -67,20 +67,27 @@ function listen(token: string, after: string): Session {
   return { events, ended, dispose: async () => { await client.dispose(); } };
 }
 
+/**
+ * How far ahead reminders are set: far enough that the request which creates one still finds it in
+ * the future on a loaded machine (a 0.5-1 s lead came back as ScheduleError at load average 18).
+ * The test asserts totals and order only, so it does not matter which socket an event reaches.
+ */
+const LEAD_MS = 3000;
+
 describe('a token that expires under a live subscription', () => {
   it('closes the socket with 4403, and a reconnect with a fresh token and `after` misses and repeats nothing', async () => {
     const subject = `expiry-${Date.now()}`;
     const owner = { subject, token: await signToken(TEST_JWT_SECRET, subject) };
     const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
     const created = await run(instance, owner, CreateTask, {
-      input: { title: 'expiring', deadline: soon(3600_000), reminders: [{ at: soon(1000) }, { at: soon(1300) }] },
+      input: { title: 'expiring', deadline: soon(3600_000), reminders: [{ at: soon(LEAD_MS) }, { at: soon(LEAD_MS + 300) }] },
     });
     if (created.createTask.__typename !== 'CreateTaskSuccess') throw new Error(created.createTask.__typename);
     const taskId = created.createTask.task.id;
     const reminderIds = created.createTask.task.reminders.map((reminder) => reminder.id);
     const addReminders = async (count: number) => {
       for (let index = 0; index < count; index += 1) {
-        const added = await run(instance, owner, AddReminder, { taskId, reminder: { at: soon(500 + index * 200) } });
+        const added = await run(instance, owner, AddReminder, { taskId, reminder: { at: soon(LEAD_MS + index * 200) } });
         if (added.addReminder.__typename !== 'AddReminderSuccess') throw new Error(added.addReminder.__typename);
         reminderIds.push(added.addReminder.reminder.id);
       }
