@@ -18,7 +18,7 @@
  * 5. The nested read `tasks(first: 50) { … reminders { id triggerAt } }` is ONE statement (the page
  *    with each task's reminders aggregated by PostgreSQL), answers what the database holds, earliest
  *    reminder first, and only the viewer's tasks; a selection that statement does not load (each
- *    reminder's `task`) is read through Prisma and still answers right.
+ *    reminder's `task`) is read through Prisma and still answers right; fragments are followed.
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -415,6 +415,22 @@ describe('the nested read of tasks with their reminders', () => {
       expect(node.reminders).toEqual((await storedReminders(node.id)).map(({ id, triggerAt }) => ({ id, triggerAt })));
     }
     expect(nodes[0]?.deadline).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
+  it('follows fragments (named, inline, on Node) and __typename: the same answer, still 1 statement', async () => {
+    const user = await newUser('statements-read-fragments');
+    await createTasks(user, ['second', 'first']);
+    const plain = await post<ReadAnswer>(server.url, user, READ, {});
+    const fragments =
+      'query { tasks(first: 50) { edges { node { __typename ... on Node { id } ...TaskParts } } } } ' +
+      'fragment TaskParts on Task { title deadline reminders { ... on Reminder { id } triggerAt } }';
+    let answer: ReadAnswer | undefined;
+    const sent = await statementsDuring(server, async () => {
+      answer = await post<ReadAnswer>(server.url, user, fragments, {});
+    });
+    expect(sent, sent.join('\n')).toHaveLength(1);
+    expect(answer?.tasks.edges.map(({ node }) => ({ ...node, __typename: undefined }))).toEqual(plain.tasks.edges.map(({ node }) => ({ ...node, __typename: undefined })));
+    expect(answer?.tasks.edges.map(({ node }) => (node as { __typename?: string }).__typename)).toEqual(['Task', 'Task']);
   });
 
   it('answers a selection beyond that statement (each reminder\'s task) through Prisma, the same reminders', async () => {
