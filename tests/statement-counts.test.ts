@@ -15,12 +15,17 @@
  * 4. Zones cost no statement: a task in the viewer's zone (read with the clock) or in its own, with a
  *    local reminder reckoned in that zone, is still 4 statements; a recurring task adds its series
  *    row and the dispatcher's wake-up (6).
+ * 5. The nested read `tasks(first: 50) { … reminders { id triggerAt } }` is ONE statement (the page
+ *    with each task's reminders aggregated by PostgreSQL), answers what the database holds, earliest
+ *    reminder first, and only the viewer's tasks; a selection that statement does not load (each
+ *    reminder's `task`) is read through Prisma and still answers right; fragments are followed.
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../src/auth/tokens.js';
 import type { LimitsConfig } from '../src/config.js';
+import { withSqlPool } from '../src/db/client.js';
 import { PgListener } from '../src/db/listener.js';
 import { readMigrations } from '../src/db/migrate.js';
 import { EventHub } from '../src/events/hub.js';
@@ -50,7 +55,8 @@ async function startCountingServer(limits: Partial<LimitsConfig>): Promise<Count
       },
     });
   });
-  const db = new PrismaClient({ adapter: new PrismaPg(pool) });
+  // As createPrismaClient does: the `tasks` page is read on this pool directly (src/graphql/task-page.ts).
+  const db = withSqlPool(new PrismaClient({ adapter: new PrismaPg(pool) }), pool);
   const listener = new PgListener(databaseUrl);
   const events = new EventHub(db, listener);
   await events.start();
@@ -357,5 +363,89 @@ describe('createTask in a zone', () => {
       (await client.query<{ occurrence: number; time_zone: string }>('SELECT t.occurrence, s.time_zone FROM tasks t JOIN task_series s ON s.id = t.series_id WHERE t.id = $1', [databaseId(task.id)])).rows,
     );
     expect(series).toEqual([{ occurrence: 1, time_zone: 'Asia/Kolkata' }]);
+  });
+});
+
+describe('the nested read of tasks with their reminders', () => {
+  let server: CountingServer;
+  beforeAll(async () => {
+    server = await startCountingServer({ mutationsPerMinute: 0 });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const READ = 'query { tasks(first: 50) { edges { node { id title deadline reminders { id triggerAt } } } } }';
+  const READ_WITH_REMINDER_TASKS = 'query { tasks(first: 50) { edges { node { id title reminders { id triggerAt task { id title } } } } } }';
+  interface ReadAnswer {
+    tasks: { edges: Array<{ node: { id: string; title: string; deadline?: string; reminders: Array<{ id: string; triggerAt: string; task?: { id: string; title: string } }> } }> };
+  }
+
+  /** Creates `titles` as tasks of `user`, deadlines one hour apart, the first created the latest; their global ids. */
+  async function createTasks(user: TestUser, titles: string[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const [index, title] of titles.entries()) {
+      const input = { input: { ...threeReminders(title).input, deadline: inSeconds(7 * 24 * 3600 + (titles.length - index) * 3600) } };
+      const answer = await post<CreateTaskAnswer>(server.url, user, CREATE, input);
+      ids.push(answer.createTask.task?.id ?? '');
+    }
+    return ids;
+  }
+
+  it('reads the page and every task\'s reminders in 1 statement, earliest reminder first, own tasks only', async () => {
+    const user = await newUser('statements-read');
+    const other = await newUser('statements-read-other');
+    // Created latest deadline first on purpose; the answer lists them earliest deadline first.
+    const [late, early] = await createTasks(user, ['later', 'earlier']);
+    await createTasks(other, ['not yours']);
+    // The first request of a user creates its row; the count is about the read itself.
+    await post(server.url, user, READ, {});
+    let answer: ReadAnswer | undefined;
+    const sent = await statementsDuring(server, async () => {
+      answer = await post<ReadAnswer>(server.url, user, READ, {});
+    });
+    expect(sent, sent.join('\n')).toHaveLength(1);
+    expect(sent[0]).toMatch(/^SELECT .*json_agg/);
+    const nodes = answer?.tasks.edges.map((edge) => edge.node) ?? [];
+    expect(nodes.map((node) => [node.id, node.title])).toEqual([
+      [early, 'earlier'],
+      [late, 'later'],
+    ]);
+    for (const node of nodes) {
+      expect(node.reminders).toEqual((await storedReminders(node.id)).map(({ id, triggerAt }) => ({ id, triggerAt })));
+    }
+    expect(nodes[0]?.deadline).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
+  it('follows fragments (named, inline, on Node) and __typename: the same answer, still 1 statement', async () => {
+    const user = await newUser('statements-read-fragments');
+    await createTasks(user, ['second', 'first']);
+    const plain = await post<ReadAnswer>(server.url, user, READ, {});
+    const fragments =
+      'query { tasks(first: 50) { edges { node { __typename ... on Node { id } ...TaskParts } } } } ' +
+      'fragment TaskParts on Task { title deadline reminders { ... on Reminder { id } triggerAt } }';
+    let answer: ReadAnswer | undefined;
+    const sent = await statementsDuring(server, async () => {
+      answer = await post<ReadAnswer>(server.url, user, fragments, {});
+    });
+    expect(sent, sent.join('\n')).toHaveLength(1);
+    expect(answer?.tasks.edges.map(({ node }) => ({ ...node, __typename: undefined }))).toEqual(plain.tasks.edges.map(({ node }) => ({ ...node, __typename: undefined })));
+    expect(answer?.tasks.edges.map(({ node }) => (node as { __typename?: string }).__typename)).toEqual(['Task', 'Task']);
+  });
+
+  it('answers a selection beyond that statement (each reminder\'s task) through Prisma, the same reminders', async () => {
+    const user = await newUser('statements-read-deep');
+    const [id] = await createTasks(user, ['deep read']);
+    await post(server.url, user, READ_WITH_REMINDER_TASKS, {});
+    let answer: ReadAnswer | undefined;
+    const sent = await statementsDuring(server, async () => {
+      answer = await post<ReadAnswer>(server.url, user, READ_WITH_REMINDER_TASKS, {});
+    });
+    const node = answer?.tasks.edges[0]?.node;
+    expect(node?.reminders.map(({ id: reminderId, triggerAt }) => ({ id: reminderId, triggerAt }))).toEqual(
+      (await storedReminders(id ?? '')).map(({ id: reminderId, triggerAt }) => ({ id: reminderId, triggerAt })),
+    );
+    expect(node?.reminders.map((reminder) => reminder.task)).toEqual([1, 2, 3].map(() => ({ id, title: 'deep read' })));
+    expect(sent.some((statement) => statement.includes('json_agg'))).toBe(false);
   });
 });

@@ -28,7 +28,26 @@ export function createPrismaClient(databaseUrl: string, options: DatabaseOptions
     if (pool.ended) untrack();
     return { in_use: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount };
   });
-  return new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  return withSqlPool(new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) }), pool);
+}
+
+/**
+ * The pg pool under each client made here, for the few hot reads that send one hand-written statement
+ * straight to pg (src/graphql/task-page.ts): Prisma's client and query compiler cost more CPU than
+ * the query itself there (issue 10). Kept beside the client rather than in its type, so every
+ * `Database` stays a plain PrismaClient.
+ */
+const sqlPools = new WeakMap<PrismaClient, pg.Pool>();
+
+/** Records `pool` as the pool under `db` (the one its adapter uses) and returns `db`. */
+export function withSqlPool(db: PrismaClient, pool: pg.Pool): PrismaClient {
+  sqlPools.set(db, pool);
+  return db;
+}
+
+/** The pg pool under `db`, if it was made by createPrismaClient or given withSqlPool; else undefined. */
+export function sqlPoolOf(db: PrismaClient): pg.Pool | undefined {
+  return sqlPools.get(db);
 }
 
 /** Connections of the dispatcher's own pool (default): firing, deliveries' bookkeeping, heartbeats, the event hub. */

@@ -7,9 +7,14 @@ import { builder } from '../builder.js';
 import { rowQuery } from '../row-query.js';
 import { decodeCursor, encodeCursor, keysetCondition, pageSize } from '../cursors.js';
 import { databaseIdOf } from '../global-ids.js';
+import { readTaskPage, taskPageColumns } from '../task-page.js';
+import { sqlPoolOf } from '../../db/client.js';
 import { TASK_LOOKUP_ERRORS } from './errors.js';
 import { TaskStatusEnum } from './task-status.js';
 
+/** A task's reminders, earliest first: the `reminders` field's order, and readTaskPage's. */
+const REMINDER_ORDER = [{ triggerAt: 'asc' }, { id: 'asc' }] as const;
+const REMINDER_ORDER_JSON = JSON.stringify(REMINDER_ORDER);
 
 export const TaskRef = builder.prismaNode('Task', {
   id: { field: 'id' },
@@ -27,11 +32,28 @@ export const TaskRef = builder.prismaNode('Task', {
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     reminders: t.relation('reminders', {
       description: 'All reminders of the task, earliest first (at most 25).',
-      query: { orderBy: [{ triggerAt: 'asc' }, { id: 'asc' }] },
+      query: { orderBy: [...REMINDER_ORDER] },
       complexity: { field: 1, multiplier: 25 },
     }),
   }),
 });
+
+/**
+ * Whether Pothos' plan for a page's tasks is at most "the reminders, earliest first" (`{}` or
+ * `{ include: { reminders: { orderBy } } }`): what readTaskPage loads. A nested relation (a
+ * reminder's `task`) is planned as more, and the page is then read through Prisma.
+ */
+function plansOnlyReminders(query: { include?: unknown; select?: unknown }): boolean {
+  if (query.select !== undefined) return false;
+  if (query.include === undefined) return true;
+  if (typeof query.include !== 'object' || query.include === null) return false;
+  const { reminders, ...others } = query.include as Record<string, unknown>;
+  if (Object.keys(others).length > 0) return false;
+  if (reminders === undefined) return true;
+  if (typeof reminders !== 'object' || reminders === null) return false;
+  const { orderBy, ...rest } = reminders as Record<string, unknown>;
+  return Object.keys(rest).length === 0 && JSON.stringify(orderBy) === REMINDER_ORDER_JSON;
+}
 
 const TaskFilter = builder.inputType('TaskFilter', {
   fields: (t) => ({
@@ -67,24 +89,45 @@ builder.queryField('tasks', (t) =>
       resolve: (_root, args, context, info) =>
         resolveCursorConnection<Promise<Task[]>>(
           { args, defaultSize: 20, maxSize: 100, toCursor: (task) => encodeCursor('Task', { key: task.deadline, id: task.id }) },
-          ({ after, before, limit, inverted }) =>
-            context.db.task.findMany({
-              // The selections of `edges.node` (reminders...), in this one query.
-              ...queryFromInfo({ context, info, path: ['edges', 'node'] }),
+          ({ after, before, limit, inverted }) => {
+            // The selections of `edges.node` (reminders...): planned by Pothos even when the page is read
+            // below, since its plan is what lets `reminders` resolve from the rows instead of loading again.
+            const query = queryFromInfo({ context, info, path: ['edges', 'node'] });
+            const ownerId = ownedTasks(context.viewer).ownerId;
+            // Deduplicated: a long list of one value would otherwise become as many query parameters.
+            const statuses = args.filter?.status ? [...new Set(args.filter.status)] : undefined;
+            const afterPosition = after ? decodeCursor('Task', after, 'after') : undefined;
+            const beforePosition = before ? decodeCursor('Task', before, 'before') : undefined;
+            const pool = sqlPoolOf(context.db);
+            const columns = pool && plansOnlyReminders(query) ? taskPageColumns(info) : null;
+            if (pool && columns) {
+              return readTaskPage(pool, columns, {
+                ownerId,
+                statuses,
+                deadlineAfter: args.filter?.deadlineAfter ?? undefined,
+                deadlineBefore: args.filter?.deadlineBefore ?? undefined,
+                after: afterPosition,
+                before: beforePosition,
+                inverted,
+                limit,
+              });
+            }
+            return context.db.task.findMany({
+              ...query,
               where: {
                 AND: [
-                  ownedTasks(context.viewer),
-                  // Deduplicated: a long list of one value would otherwise become as many query parameters.
-                  args.filter?.status ? { status: { in: [...new Set(args.filter.status)] } } : {},
+                  { ownerId },
+                  statuses ? { status: { in: statuses } } : {},
                   args.filter?.deadlineAfter ? { deadline: { gte: args.filter.deadlineAfter } } : {},
                   args.filter?.deadlineBefore ? { deadline: { lt: args.filter.deadlineBefore } } : {},
-                  after ? keysetCondition('deadline', decodeCursor('Task', after, 'after'), 'gt') : {},
-                  before ? keysetCondition('deadline', decodeCursor('Task', before, 'before'), 'lt') : {},
+                  afterPosition ? keysetCondition('deadline', afterPosition, 'gt') : {},
+                  beforePosition ? keysetCondition('deadline', beforePosition, 'lt') : {},
                 ],
               },
               orderBy: inverted ? [{ deadline: 'desc' }, { id: 'desc' }] : [{ deadline: 'asc' }, { id: 'asc' }],
               take: limit,
-            }),
+            });
+          },
         ),
     },
     { name: 'TaskConnection' },
