@@ -166,7 +166,7 @@ async function sampleMemory(server: FixtureProcess): Promise<MemorySample> {
 }
 
 /**
- * With FANOUT_HEAP_SNAPSHOTS=<dir>, the server writes a V8 heap snapshot there (fanout-<label>-<pid>.heapsnapshot)
+ * With FANOUT_HEAP_SNAPSHOTS=<dir>, the server writes a V8 heap snapshot there (fanout-<n>-<pid>.heapsnapshot)
  * before and after the clients connect, to compare what each connection retains (Chrome DevTools'
  * Memory tab, comparison view). Off by default: a snapshot of thousands of sockets takes seconds.
  */
@@ -249,6 +249,7 @@ async function run(context: BenchContext): Promise<Table[]> {
         MIGRATE_ON_START: 'false',
         GRAPHIQL: 'false',
         BENCH_HEAP_SNAPSHOT_DIR: process.env.FANOUT_HEAP_SNAPSHOTS ?? '',
+        BENCH_CPU_PROFILE_DIR: process.env.FANOUT_CPU_PROFILE ?? '',
       },
     });
     const readyAt = Date.now();
@@ -279,6 +280,8 @@ async function run(context: BenchContext): Promise<Table[]> {
         triggerTimes,
       ]),
     );
+    // With FANOUT_CPU_PROFILE=<dir>: the server's CPU profile of the delivery window alone (firing and fan-out).
+    if (process.env.FANOUT_CPU_PROFILE) server.signal('SIGTTIN');
     const loadBefore = await loadAverage();
     // CPU time is what a loaded machine does not change much: the server's and the clients' share of the window.
     const serverCpuBefore = await server.cpuMs();
@@ -288,6 +291,10 @@ async function run(context: BenchContext): Promise<Table[]> {
       await sleep(50);
     }
     const loadAfter = await loadAverage();
+    if (process.env.FANOUT_CPU_PROFILE) {
+      server.signal('SIGTTIN');
+      console.log(`fanout: CPU profile of the delivery window: ${String((await server.nextMessage('cpu-profile', 60_000)).path)}`);
+    }
     const serverCpuMs = (await server.cpuMs()) - serverCpuBefore;
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000;
