@@ -1,5 +1,6 @@
 /**
- * Scenario `fanout`: live subscriptions at scale. N graphql-ws clients (full 10,000, quick 200), one
+ * Scenario `fanout`: live subscriptions at scale. N graphql-ws clients (full 10,000, quick 200, or
+ * FANOUT_CLIENTS), one
  * per user, each subscribed to `reminderFired`, against one Tickler server in a process of its own
  * (bench/fixtures/server.ts: `npm start` with its in-process dispatcher, NODE_ENV=production). The
  * clients run in the bench process. Then one reminder per user falls due, at most EVENTS_PER_SECOND
@@ -164,6 +165,18 @@ async function sampleMemory(server: FixtureProcess): Promise<MemorySample> {
   return { rss: await server.rssBytes(), heapUsed: Number(message.heapUsed) };
 }
 
+/**
+ * With FANOUT_HEAP_SNAPSHOTS=<dir>, the server writes a V8 heap snapshot there (fanout-<n>-<pid>.heapsnapshot)
+ * before and after the clients connect, to compare what each connection retains (Chrome DevTools'
+ * Memory tab, comparison view). Off by default: a snapshot of thousands of sockets takes seconds.
+ */
+async function heapSnapshot(server: FixtureProcess, label: string): Promise<void> {
+  if (!process.env.FANOUT_HEAP_SNAPSHOTS) return;
+  server.signal('SIGWINCH');
+  const message = await server.nextMessage('heap-snapshot', 300_000);
+  console.log(`fanout: heap snapshot ${label}: ${String(message.path)}`);
+}
+
 /** The 1-minute load average: on a shared machine, what else was running changes every figure here. */
 async function loadAverage(): Promise<string> {
   return (await readFile('/proc/loadavg', 'utf8')).split(' ')[0] ?? '?';
@@ -172,8 +185,20 @@ async function loadAverage(): Promise<string> {
 const kib = (bytes: number) => `${num(bytes / 1024, 1)} KiB`;
 const mib = (bytes: number) => `${num(bytes / 2 ** 20, 1)} MiB`;
 
+/**
+ * The client count: FANOUT_CLIENTS when set (e.g. 2000, to measure memory per connection without
+ * the full 10,000), else 200 in quick mode and 10,000 in full mode.
+ */
+function clientCount(context: BenchContext): number {
+  const wanted = process.env.FANOUT_CLIENTS;
+  if (wanted === undefined || wanted === '') return context.size(200, 10_000);
+  const parsed = Number(wanted);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`FANOUT_CLIENTS must be a positive integer, not ${JSON.stringify(wanted)}`);
+  return parsed;
+}
+
 async function run(context: BenchContext): Promise<Table[]> {
-  const count = context.size(200, 10_000);
+  const count = clientCount(context);
   const windowMs = Math.max(1000, Math.ceil((count / EVENTS_PER_SECOND) * 1000));
   const filesLimit = await openFilesLimit();
   if (filesLimit < count + SPARE_FILES) {
@@ -223,6 +248,8 @@ async function run(context: BenchContext): Promise<Table[]> {
         LOG_LEVEL: 'warn',
         MIGRATE_ON_START: 'false',
         GRAPHIQL: 'false',
+        BENCH_HEAP_SNAPSHOT_DIR: process.env.FANOUT_HEAP_SNAPSHOTS ?? '',
+        BENCH_CPU_PROFILE_DIR: process.env.FANOUT_CPU_PROFILE ?? '',
       },
     });
     const readyAt = Date.now();
@@ -234,13 +261,15 @@ async function run(context: BenchContext): Promise<Table[]> {
     // the load (start-up code and memory released by V8): measure the baseline after that.
     await sleep(Math.max(1000, readyAt + SETTLE_AFTER_START_MS - Date.now()));
     const before = await sampleMemory(server);
+    await heapSnapshot(server, 'before');
 
     const connectStarted = Date.now();
     subscribers = await connectAll(wsUrl, tokens);
     const connectMs = Date.now() - connectStarted;
     // Subscriptions register on the server a moment after the client sent them; let them settle.
-    await sleep(context.size(1000, 3000));
+    await sleep(Math.min(3000, Math.max(1000, count / 3)));
     const after = await sampleMemory(server);
+    await heapSnapshot(server, 'after');
 
     // One reminder per user, trigger times spread evenly over the window, starting LEAD_MS from now.
     const firstTrigger = Date.now() + LEAD_MS;
@@ -251,6 +280,8 @@ async function run(context: BenchContext): Promise<Table[]> {
         triggerTimes,
       ]),
     );
+    // With FANOUT_CPU_PROFILE=<dir>: the server's CPU profile of the delivery window alone (firing and fan-out).
+    if (process.env.FANOUT_CPU_PROFILE) server.signal('SIGTTIN');
     const loadBefore = await loadAverage();
     // CPU time is what a loaded machine does not change much: the server's and the clients' share of the window.
     const serverCpuBefore = await server.cpuMs();
@@ -260,6 +291,10 @@ async function run(context: BenchContext): Promise<Table[]> {
       await sleep(50);
     }
     const loadAfter = await loadAverage();
+    if (process.env.FANOUT_CPU_PROFILE) {
+      server.signal('SIGTTIN');
+      console.log(`fanout: CPU profile of the delivery window: ${String((await server.nextMessage('cpu-profile', 60_000)).path)}`);
+    }
     const serverCpuMs = (await server.cpuMs()) - serverCpuBefore;
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const clientCpuMs = (clientCpu.user + clientCpu.system) / 1000;

@@ -69,11 +69,9 @@ const LAG_WARNING_MS = 5000;
 export class SubscriberTooSlowError extends Error {}
 export class HubNotReadyError extends Error {}
 
-type Push = (event: ReminderFiredEvent) => void;
-
 export class EventHub {
   private position: LogPosition = LOG_START;
-  private readonly subscribers = new Map<string, Set<Push>>();
+  private readonly subscribers = new Map<string, Set<Subscription>>();
   private fetching: Promise<void> | undefined;
   private pokedWhileFetching = false;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -123,22 +121,31 @@ export class EventHub {
    */
   subscribe(userId: string, after: bigint | null, filter: (event: ReminderFiredEvent) => boolean): AsyncIterableIterator<ReminderFiredEvent> {
     if (!this.started) throw new HubNotReadyError('live events are not available yet; try again shortly');
-    let set = this.subscribers.get(userId);
-    if (!set) this.subscribers.set(userId, (set = new Set()));
-    const subscribers = set;
-    const subscription = new Subscription(
-      after === null ? { live: this.position } : { replayAfter: () => positionOfEvent(this.db, after) },
-      async (from, limit) => (await readUserEvents(this.db, userId, from, limit)).map(toEvent),
-      filter,
-      () => {
-        subscribers.delete(subscription.push);
-        if (subscribers.size === 0 && this.subscribers.get(userId) === subscribers) this.subscribers.delete(userId);
-      },
-    );
-    subscribers.add(subscription.push);
+    let subscribers = this.subscribers.get(userId);
+    if (!subscribers) this.subscribers.set(userId, (subscribers = new Set()));
+    const subscription = new Subscription(this, userId, after === null ? this.position : after, filter);
+    subscribers.add(subscription);
     this.open.add(subscription);
-    subscription.onClose(() => this.open.delete(subscription));
     return subscription;
+  }
+
+  /** The subscription's replay: where `after` lies in the log (internal: called by Subscription). */
+  positionOf(after: bigint): Promise<LogPosition> {
+    return positionOfEvent(this.db, after);
+  }
+
+  /** One page of a user's stored events after `from` (internal: called by Subscription). */
+  async replayPage(userId: string, from: LogPosition, limit: number): Promise<ReminderFiredEvent[]> {
+    return (await readUserEvents(this.db, userId, from, limit)).map(toEvent);
+  }
+
+  /** Forgets a subscription that ended (internal: called by Subscription). */
+  release(subscription: Subscription): void {
+    this.open.delete(subscription);
+    const subscribers = this.subscribers.get(subscription.userId);
+    if (!subscribers) return;
+    subscribers.delete(subscription);
+    if (subscribers.size === 0) this.subscribers.delete(subscription.userId);
   }
 
   /** Read new events (coalescing pokes that arrive while reading) and hand them out. */
@@ -177,7 +184,7 @@ export class EventHub {
         const subscribers = this.subscribers.get(row.user_id);
         if (!subscribers) continue;
         const event = toEvent(row);
-        for (const push of subscribers) push(event);
+        for (const subscriber of subscribers) subscriber.push(event);
       }
       if (rows.length < FETCH_BATCH) {
         this.heldBack(heldBack);
@@ -220,24 +227,26 @@ export class EventHub {
   }
 }
 
-type ReplayReader = (after: LogPosition, limit: number) => Promise<ReminderFiredEvent[]>;
-
 /**
  * One subscriber's stream: replay pages first (when resuming), then the live queue. A hand-written
  * iterator rather than an async generator so that `return()` (the client unsubscribed or went away)
  * takes effect at once, even while `next()` is waiting for the next event.
+ *
+ * Live, it holds no async frame: a `next()` with nothing queued leaves one pending promise, which
+ * `push` settles. Thousands of idle subscribers wait here at once, so what one of them retains
+ * counts (bench fanout measures the heap per connection). `next()` is called once at a time (the
+ * `for await` of graphql-js and graphql-ws).
  */
 class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
   private readonly queue: ReminderFiredEvent[] = [];
-  private wakeUp: (() => void) | undefined;
   private closed = false;
   private overflowed = false;
   private replayed = 0;
-  private readonly closeHooks: Array<() => void> = [];
   private replayBuffer: ReminderFiredEvent[] = [];
   /** Where the client is: the position of the last event handed to it (or skipped by its filter). */
   private last: LogPosition | undefined;
-  private resolveStart: (() => Promise<LogPosition>) | undefined;
+  /** With `after` (an event id), the position it stands for is read on the first `next()`. */
+  private startAfter: bigint | undefined;
   private replaying: boolean;
   /**
    * While replaying, live events are not queued (a replay of thousands would overflow the queue
@@ -247,31 +256,31 @@ class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
   private pushedWhileReplaying: LogPosition | undefined;
   /** The furthest position read into the replay buffer or the queue: nothing at or before it is queued again. */
   private seen: LogPosition | undefined;
+  /** The pending live `next()`, settled by `push` or `return`. */
+  private waiting: { resolve: (result: IteratorResult<ReminderFiredEvent>) => void; reject: (error: unknown) => void } | undefined;
 
   constructor(
-    start: { live: LogPosition } | { replayAfter: () => Promise<LogPosition> },
-    private readonly readReplay: ReplayReader,
+    private readonly hub: EventHub,
+    readonly userId: string,
+    /** The hub's position (live from there) or an event id to replay after. */
+    start: LogPosition | bigint,
     private readonly filter: (event: ReminderFiredEvent) => boolean,
-    unregister: () => void,
   ) {
-    this.closeHooks.push(unregister);
-    if ('live' in start) {
-      this.last = start.live;
-      this.replaying = false;
-    } else {
-      this.resolveStart = start.replayAfter;
+    if (typeof start === 'bigint') {
+      this.startAfter = start;
       this.replaying = true;
+    } else {
+      this.last = start;
+      this.replaying = false;
     }
   }
 
-  readonly push = (event: ReminderFiredEvent): void => {
+  push(event: ReminderFiredEvent): void {
+    const position = { xid: event.xid, id: event.id };
     if (this.replaying) {
-      const position = { xid: event.xid, id: event.id };
       if (this.pushedWhileReplaying === undefined || isAfter(position, this.pushedWhileReplaying)) this.pushedWhileReplaying = position;
-      this.wakeUp?.();
       return;
     }
-    const position = { xid: event.xid, id: event.id };
     // Already replayed (a hub that fell behind hands out again what the replay read): not queued,
     // so it cannot overflow the queue.
     if (this.seen !== undefined && !isAfter(position, this.seen)) return;
@@ -280,87 +289,116 @@ class Subscription implements AsyncIterableIterator<ReminderFiredEvent> {
       this.queue.push(event);
       this.seen = position;
     }
-    this.wakeUp?.();
-  };
-
-  onClose(hook: () => void): void {
-    this.closeHooks.push(hook);
+    const waiting = this.waiting;
+    if (waiting === undefined) return;
+    try {
+      const result = this.takeLive();
+      if (result === undefined) return;
+      this.waiting = undefined;
+      waiting.resolve(result);
+    } catch (error) {
+      this.waiting = undefined;
+      waiting.reject(error);
+    }
   }
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
-  async next(): Promise<IteratorResult<ReminderFiredEvent>> {
-    while (!this.closed) {
-      const event = await this.take();
-      if (event === undefined) continue;
-      const position = { xid: event.xid, id: event.id };
-      if (this.last !== undefined && !isAfter(position, this.last)) continue;
-      this.last = position;
-      if (this.filter(event)) return { value: event, done: false };
+  next(): Promise<IteratorResult<ReminderFiredEvent>> {
+    if (this.replaying || this.replayBuffer.length > 0) return this.nextReplayed();
+    try {
+      const result = this.takeLive();
+      if (result !== undefined) return Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return { value: undefined, done: true };
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
   }
 
-  /** The next candidate event, or undefined after waking up with nothing new. */
-  private async take(): Promise<ReminderFiredEvent | undefined> {
-    const buffered = this.replayBuffer.shift();
-    if (buffered) return buffered;
-    if (this.replaying) {
-      if (this.resolveStart) {
-        this.last = await this.resolveStart();
-        this.resolveStart = undefined;
-      }
-      const from = this.last ?? LOG_START;
-      if (this.replayed >= MAX_REPLAY) {
-        // Everything allowed was handed out; one more stored event means the client missed more.
-        const more = await this.readReplay(from, 1);
-        if (more.length > 0) {
-          await this.return();
-          throw new SubscriberTooSlowError(
-            `more than ${MAX_REPLAY} events to replay; the first ${MAX_REPLAY} were delivered: resubscribe with \`after\` set to the last id received`,
-          );
-        }
-        this.replaying = false;
-        return undefined;
-      }
-      const limit = Math.min(REPLAY_PAGE, MAX_REPLAY - this.replayed);
-      const page = await this.readReplay(from, limit);
-      this.replayed += page.length;
-      // A short page read everything below the watermark; what commits later arrives live, unless
-      // the hub already handed out something beyond this page (then read on).
-      const lastEvent = page[page.length - 1];
-      const reached = lastEvent ? { xid: lastEvent.xid, id: lastEvent.id } : from;
-      this.seen = reached;
-      if (page.length < limit && (this.pushedWhileReplaying === undefined || !isAfter(this.pushedWhileReplaying, reached))) {
-        this.replaying = false;
-      }
-      this.replayBuffer = page;
-      return this.replayBuffer.shift();
-    }
+  /** The next live result, or undefined when nothing queued passes (then `next()` waits). Throws when the subscriber overflowed. */
+  private takeLive(): IteratorResult<ReminderFiredEvent> | undefined {
+    if (this.closed) return { value: undefined, done: true };
     if (this.overflowed) {
-      await this.return();
+      this.end();
       throw new SubscriberTooSlowError('subscriber fell too far behind; resubscribe with `after`');
     }
-    const event = this.queue.shift();
-    if (event) return event;
-    await new Promise<void>((resolve) => (this.wakeUp = resolve));
-    this.wakeUp = undefined;
+    let event: ReminderFiredEvent | undefined;
+    while ((event = this.queue.shift()) !== undefined) {
+      if (this.accept(event)) return { value: event, done: false };
+    }
     return undefined;
   }
 
-  async return(): Promise<IteratorResult<ReminderFiredEvent>> {
-    if (!this.closed) {
-      this.closed = true;
-      for (const hook of this.closeHooks) hook();
-      this.wakeUp?.();
+  /** Moves the client's position past `event`; true when it is new to the client and passes the filter. */
+  private accept(event: ReminderFiredEvent): boolean {
+    const position = { xid: event.xid, id: event.id };
+    if (this.last !== undefined && !isAfter(position, this.last)) return false;
+    this.last = position;
+    return this.filter(event);
+  }
+
+  /** While replaying: pages read from the log, then the live path. */
+  private async nextReplayed(): Promise<IteratorResult<ReminderFiredEvent>> {
+    while (!this.closed && (this.replaying || this.replayBuffer.length > 0)) {
+      const event = this.replayBuffer.shift() ?? (await this.readReplayPage());
+      if (event !== undefined && this.accept(event)) return { value: event, done: false };
     }
+    return this.next();
+  }
+
+  /** Reads the next replay page into the buffer and returns its first event, if any. */
+  private async readReplayPage(): Promise<ReminderFiredEvent | undefined> {
+    if (this.startAfter !== undefined) {
+      this.last = await this.hub.positionOf(this.startAfter);
+      this.startAfter = undefined;
+    }
+    const from = this.last ?? LOG_START;
+    if (this.replayed >= MAX_REPLAY) {
+      // Everything allowed was handed out; one more stored event means the client missed more.
+      const more = await this.hub.replayPage(this.userId, from, 1);
+      if (more.length > 0) {
+        this.end();
+        throw new SubscriberTooSlowError(
+          `more than ${MAX_REPLAY} events to replay; the first ${MAX_REPLAY} were delivered: resubscribe with \`after\` set to the last id received`,
+        );
+      }
+      this.replaying = false;
+      return undefined;
+    }
+    const limit = Math.min(REPLAY_PAGE, MAX_REPLAY - this.replayed);
+    const page = await this.hub.replayPage(this.userId, from, limit);
+    this.replayed += page.length;
+    // A short page read everything below the watermark; what commits later arrives live, unless
+    // the hub already handed out something beyond this page (then read on).
+    const lastEvent = page[page.length - 1];
+    const reached = lastEvent ? { xid: lastEvent.xid, id: lastEvent.id } : from;
+    this.seen = reached;
+    if (page.length < limit && (this.pushedWhileReplaying === undefined || !isAfter(this.pushedWhileReplaying, reached))) {
+      this.replaying = false;
+    }
+    this.replayBuffer = page;
+    return this.replayBuffer.shift();
+  }
+
+  /** Closes the stream: the hub forgets it, and a pending `next()` answers done. */
+  private end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.release(this);
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.resolve({ value: undefined, done: true });
+  }
+
+  async return(): Promise<IteratorResult<ReminderFiredEvent>> {
+    this.end();
     return { value: undefined, done: true };
   }
 
   async throw(error?: unknown): Promise<IteratorResult<ReminderFiredEvent>> {
-    await this.return();
+    this.end();
     throw error;
   }
 }

@@ -43,7 +43,7 @@ builder.subscriptionField('reminderFired', (t) =>
       // An id that is not one of the viewer's tasks simply never matches.
       const taskId = args.taskId == null ? null : databaseIdOrNull(String(args.taskId));
       try {
-        return clientFacing(
+        return new ClientFacing(
           context.events.subscribe(context.viewer.userId, after, (event) => taskId === null || event.taskId === taskId),
         );
       } catch (error) {
@@ -78,22 +78,34 @@ function databaseIdOrNull(globalId: string): string {
   }
 }
 
+/** The hub's refusals as the client's GraphQL errors; anything else is rethrown (and masked) as it is. */
+function translateHubError(error: unknown): never {
+  if (error instanceof SubscriberTooSlowError) throw new GraphQLError(error.message, { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } });
+  if (error instanceof HubNotReadyError) throw new GraphQLError(error.message, { extensions: { code: 'NOT_READY' } });
+  throw error;
+}
+
 /**
  * The hub's refusals are the client's to handle (resubscribe later, or with `after`): not internal
- * errors. Forwards `return()` at once, so an unsubscribe reaches the hub immediately.
+ * errors. Forwards `return()` at once, so an unsubscribe reaches the hub immediately. A class, not
+ * closures per subscription: thousands of idle subscriptions hold one each.
  */
-function clientFacing(events: AsyncIterableIterator<ReminderFiredEvent>): AsyncIterableIterator<ReminderFiredEvent> {
-  const translate = (error: unknown): never => {
-    if (error instanceof SubscriberTooSlowError) throw new GraphQLError(error.message, { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } });
-    if (error instanceof HubNotReadyError) throw new GraphQLError(error.message, { extensions: { code: 'NOT_READY' } });
-    throw error;
-  };
-  return {
-    next: () => events.next().catch(translate),
-    return: () => events.return?.() ?? Promise.resolve({ value: undefined, done: true }),
-    throw: (error?: unknown) => events.throw?.(error) ?? Promise.reject(error),
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+class ClientFacing implements AsyncIterableIterator<ReminderFiredEvent> {
+  constructor(private readonly events: AsyncIterableIterator<ReminderFiredEvent>) {}
+
+  next(): Promise<IteratorResult<ReminderFiredEvent>> {
+    return this.events.next().catch(translateHubError);
+  }
+
+  return(): Promise<IteratorResult<ReminderFiredEvent>> {
+    return this.events.return?.() ?? Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<ReminderFiredEvent>> {
+    return this.events.throw?.(error) ?? Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
