@@ -151,22 +151,27 @@ interface Startable {
 
 /**
  * Starts each component, retrying with backoff while the database is unreachable or not migrated,
- * without holding up the caller. `cancel` stops the retrying (at shutdown).
+ * without holding up the caller. `cancel` stops the retrying (at shutdown) and resolves once no
+ * start() is under way any more, so the components' stop() that follows sees them as they are.
  */
-export function startWhenPossible(components: readonly Startable[], started: () => void = () => undefined): { cancel: () => void } {
+export function startWhenPossible(components: readonly Startable[], started: () => void = () => undefined): { cancel: () => Promise<void> } {
   let cancelled = false;
   let timer: NodeJS.Timeout | undefined;
+  let wakeUp: (() => void) | undefined;
   const startOne = async (component: Startable, delayMs: number): Promise<void> => {
     try {
       await component.start();
     } catch (error) {
       if (cancelled) return;
       log.warn('could not start yet; retrying', { component: component.constructor.name, error, inMs: delayMs });
-      await new Promise<void>((resolve) => (timer = setTimeout(resolve, delayMs)));
+      await new Promise<void>((resolve) => {
+        wakeUp = resolve;
+        timer = setTimeout(resolve, delayMs);
+      });
       if (!cancelled) await startOne(component, Math.min(delayMs * 2, 30_000));
     }
   };
-  void (async () => {
+  const running = (async () => {
     for (const component of components) {
       if (cancelled) return;
       await startOne(component, 500);
@@ -174,9 +179,11 @@ export function startWhenPossible(components: readonly Startable[], started: () 
     if (!cancelled) started();
   })();
   return {
-    cancel: () => {
+    cancel: async () => {
       cancelled = true;
       clearTimeout(timer);
+      wakeUp?.();
+      await running;
     },
   };
 }

@@ -18,11 +18,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, type Database } from '../src/db/client.js';
+import { PgListener } from '../src/db/listener.js';
 import { recordDeliveryOutcome } from '../src/delivery/sql/record-delivery-outcome.js';
+import { Dispatcher } from '../src/dispatcher/dispatcher.js';
 import type { FiredEvent } from '../src/dispatcher/sql/fire-reminders.js';
 import { cancelTask, completeTask, createTask, deleteTask, updateTask } from '../src/domain/tasks.js';
 import type { Viewer } from '../src/domain/types.js';
 import { viewerForSubject } from '../src/domain/users.js';
+import { EventHub } from '../src/events/hub.js';
 import { WebhookNotifier } from '../src/notifiers/webhook.js';
 import {
   cleanUpDispatchers,
@@ -681,4 +684,29 @@ describe('graceful stop', () => {
     );
     expect(summary).toMatchObject({ withoutEvent: [], firedTwice: [] });
   }, 120_000);
+});
+
+describe('a stop() that arrives during start()', () => {
+  // The race a server signalled between "listening" and "ready" ran into: stop() returned at once
+  // (nothing registered yet), start() then registered and scheduled passes and heartbeats, and those
+  // ran on after the pool and the embedded PostgreSQL were closed (57P01 in the log).
+  it('waits for the start, then undoes it: no row left, and a hub stopped while starting takes no subscribers', async () => {
+    const listener = new PgListener(dispatcherDatabaseUrl());
+    const dispatcher = new Dispatcher(db, listener, { heartbeatMs: 500, deadAfterMs: 1000, idlePollMs: 100 });
+    try {
+      const starting = dispatcher.start();
+      await dispatcher.stop();
+      await starting;
+      // Had start() gone on after stop(), its row would be here, and its heartbeat would keep it here.
+      expect(await dispatcherRow(dispatcher.id)).toBeUndefined();
+      const hub = new EventHub(db, listener);
+      const hubStarting = hub.start();
+      await hub.stop();
+      await hubStarting;
+      expect(() => hub.subscribe('nobody', null, () => true)).toThrow('live events are not available yet');
+    } finally {
+      await dispatcher.stop();
+      await listener.close();
+    }
+  });
 });

@@ -698,23 +698,22 @@ function wsExecute<TResult, TVariables>(
 }
 
 interface RawOutcome {
-  /** The close code, or null when the socket was still open after the wait. */
-  code: number | null;
+  /** The close code the socket ended with. */
+  code: number;
   messages: Array<{ type?: string }>;
 }
 
 /**
- * Opens a raw graphql-transport-ws socket, sends the given first messages, and reports how the
- * server closed it (or that it did not within `waitMs`).
+ * Opens a raw graphql-transport-ws socket, sends the given first messages, and reports how it closed.
+ * No timer: the protocol bounds it. The server answers a connection_init with connection_ack (we then
+ * close with 1000) or closes the socket itself (4403 refused, 4401 unauthorized, 4400 invalid), and a
+ * socket that never sends connection_init is closed with 4408 after graphql-ws's init timeout. A
+ * server that did none of these would hang the test until vitest's test timeout, a failure either way.
  */
-function rawSocket(messages: unknown[], waitMs = 5000): Promise<RawOutcome> {
+function rawSocket(messages: unknown[]): Promise<RawOutcome> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
     const received: RawOutcome['messages'] = [];
-    const timer = setTimeout(() => {
-      socket.terminate();
-      resolve({ code: null, messages: received });
-    }, waitMs);
     socket.on('open', () => {
       for (const message of messages) socket.send(JSON.stringify(message));
     });
@@ -723,14 +722,8 @@ function rawSocket(messages: unknown[], waitMs = 5000): Promise<RawOutcome> {
       // A successful handshake is all a control test needs; close from our side.
       if (received.at(-1)?.type === 'connection_ack') socket.close(1000);
     });
-    socket.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, messages: received });
-    });
-    socket.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    socket.on('close', (code) => resolve({ code, messages: received }));
+    socket.on('error', reject);
   });
 }
 

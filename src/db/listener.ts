@@ -99,6 +99,12 @@ export class PgListener {
       socket.destroy();
       throw error;
     }
+    if (this.closed) {
+      // close() ran while we connected: this connection has no owner left to end it.
+      await client.end().catch(() => undefined);
+      socket.destroy();
+      return;
+    }
     this.client = client;
     this.socket = socket;
     this.backoffMs = 100;
@@ -165,6 +171,8 @@ export class PgListener {
 
   async close(): Promise<void> {
     this.closed = true;
+    // A connection being opened is ended by open() itself once it sees `closed`.
+    await this.connecting?.catch(() => undefined);
     clearTimeout(this.pingTimer);
     const client = this.client;
     this.client = undefined;

@@ -85,6 +85,10 @@ export class Dispatcher {
   /** Local time (Date.now()) the next pass is planned for. */
   private plannedAt = Infinity;
   private pass: Promise<void> | undefined;
+  /** The heartbeat under way, if one is: stop() waits for it as for a pass. */
+  private beating: Promise<void> | undefined;
+  /** The latest start(), which stop() waits for. */
+  private starting: Promise<void> | undefined;
   private wakeDuringPass = false;
   private stopping = false;
   /** Database clock minus local clock, learned from each nextDue(). */
@@ -127,9 +131,21 @@ export class Dispatcher {
   /** Whether start() got as far as registering: only then can this dispatcher hold claims. */
   private registered = false;
 
-  async start(): Promise<void> {
+  /**
+   * Registers, listens, and schedules the first pass and heartbeat. A stop() that arrives while this
+   * runs waits for it, and this schedules nothing once stopping: no pass may start after stop()
+   * returned (the pool, and an embedded PostgreSQL, are closed right after it).
+   */
+  start(): Promise<void> {
+    const starting = this.startOnce();
+    this.starting = starting;
+    return starting;
+  }
+
+  private async startOnce(): Promise<void> {
     // start() may be retried after a partial failure (database unreachable): begin from scratch.
     for (const unlisten of this.unlisten.splice(0)) unlisten();
+    if (this.stopping) return;
     await registerDispatcher(this.db, this.id, hostname(), process.pid, this.options.deadAfterMs);
     this.registered = true;
     const catchUp = {
@@ -142,6 +158,7 @@ export class Dispatcher {
       await this.listener.listen('tickler_reminders', (payload) => this.onReminderDue(payload), catchUp),
       await this.listener.listen('tickler_deliveries', () => this.wake(Date.now()), catchUp),
     );
+    if (this.stopping) return;
     log.info('dispatcher started', { dispatcher: this.id, ...this.options });
     this.scheduleHeartbeat(0);
     this.schedule(0);
@@ -151,10 +168,12 @@ export class Dispatcher {
   async stop(graceMs = 5000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // A start under way finishes first (it schedules nothing now), so what it registered is undone below.
+    await this.starting?.catch(() => undefined);
     clearTimeout(this.timer);
     clearTimeout(this.heartbeatTimer);
     for (const unlisten of this.unlisten) unlisten();
-    await this.pass;
+    await Promise.all([this.pass, this.beating]);
     // Never registered (stopped during start-up, perhaps before migrations): it holds no claims.
     if (!this.registered) return;
     try {
@@ -268,7 +287,8 @@ export class Dispatcher {
 
   private scheduleHeartbeat(delayMs: number): void {
     this.heartbeatTimer = setTimeout(() => {
-      void this.heartbeat().finally(() => {
+      this.beating = this.heartbeat().finally(() => {
+        this.beating = undefined;
         if (!this.stopping) this.scheduleHeartbeat(this.options.heartbeatMs);
       });
     }, delayMs);

@@ -20,7 +20,7 @@ Lifecycle.run(async (lifecycle) => {
   lifecycle.onStop(() => dispatcher.stop(runtime.config.shutdownGraceSeconds * 1000));
   if (!(await prepareDatabase(runtime, { cancelled: () => lifecycle.stopping }))) return;
   const background = startWhenPossible([dispatcher], () => log.info('Tickler worker is running', { dispatcher: dispatcher.id }));
-  lifecycle.onStop(async () => background.cancel());
+  lifecycle.onStop(() => background.cancel());
   const retention = new RetentionJob(runtime.database.url, runtime.config.retention);
   retention.start();
   lifecycle.onStop(() => retention.stop());

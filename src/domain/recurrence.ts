@@ -240,8 +240,17 @@ export function occurrences(series: SeriesRule, options: ExpandOptions): Occurre
   const horizon = Temporal.Instant.fromEpochMilliseconds(options.horizon.getTime());
   const horizonLocal = horizon.toZonedDateTimeISO(series.timeZone).toPlainDateTime();
   if (Temporal.PlainDateTime.compare(horizonLocal, anchor) < 0 || options.limit <= 0) return [];
-  // The last wall-clock time worth expanding to: a day past the horizon's, more than any UTC offset.
-  const lastWindowEnd = horizonLocal.add({ days: 1 });
+  // The last wall-clock time worth expanding to: a day past the horizon's or UNTIL's, whichever is
+  // earlier (a day is more than any UTC offset). Without UNTIL's bound, a series that UNTIL ends before
+  // `limit` occurrences was expanded all the way to the horizon (a century of days: seconds).
+  const untilLocal =
+    parsed.until === null
+      ? null
+      : parsed.until.kind === 'instant'
+        ? parsed.until.at.toZonedDateTimeISO(series.timeZone).toPlainDateTime()
+        : parsed.until.date.add({ days: 1 }).toPlainDateTime();
+  const endLocal = untilLocal !== null && Temporal.PlainDateTime.compare(untilLocal, horizonLocal) < 0 ? untilLocal : horizonLocal;
+  const lastWindowEnd = endLocal.add({ days: 1 });
   const periodDays = PERIOD_DAYS[parsed.freq] * parsed.interval;
   const afterNumber = options.afterNumber ?? 0;
   // Windows from the anchor that grow fourfold (64, 256, 1024... periods) until enough occurrences

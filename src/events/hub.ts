@@ -82,6 +82,8 @@ export class EventHub {
   private unlisten: (() => void) | undefined;
   private stopped = false;
   private started = false;
+  /** The latest start(), which stop() waits for. */
+  private starting: Promise<void> | undefined;
   private readonly open = new Set<Subscription>();
 
   /** `db` should be the dispatcher's own small pool (src/db/client.ts), so API load cannot starve it. */
@@ -90,10 +92,19 @@ export class EventHub {
     private readonly listener: PgListener,
   ) {}
 
-  async start(): Promise<void> {
+  /** Reads the log's head and listens. A stop() that arrives meanwhile waits for it, and undoes it. */
+  start(): Promise<void> {
+    const starting = this.startOnce();
+    this.starting = starting;
+    return starting;
+  }
+
+  private async startOnce(): Promise<void> {
+    if (this.stopped) return;
     this.position = await logHead(this.db);
     this.unlisten?.();
     this.unlisten = await this.listener.listen('tickler_events', () => this.poke(), { reconnected: () => this.poke() });
+    if (this.stopped) return;
     clearTimeout(this.pollTimer);
     this.schedulePoll();
     this.started = true;
@@ -106,6 +117,7 @@ export class EventHub {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.starting?.catch(() => undefined);
     clearTimeout(this.pollTimer);
     clearTimeout(this.heldBackTimer);
     this.unlisten?.();

@@ -43,7 +43,7 @@ Lifecycle.run(async (lifecycle) => {
   const background = startWhenPossible([app.events, ...(app.dispatcher ? [app.dispatcher] : [])], () =>
     log.info('Tickler is ready', { dispatcher: app.dispatcher?.id ?? null }),
   );
-  lifecycle.onStop(async () => background.cancel());
+  lifecycle.onStop(() => background.cancel());
   const retention = new RetentionJob(runtime.database.url, config.retention);
   retention.start();
   lifecycle.onStop(() => retention.stop());
