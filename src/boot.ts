@@ -21,7 +21,10 @@ export interface Runtime {
   database: DatabaseHandle;
   /** The API's pool. */
   db: Database;
-  /** The dispatcher's and event hub's own small pool: API load cannot starve firing. */
+  /**
+   * A small pool apart from the API's, for the dispatcher and the event hub: API load cannot starve
+   * them. In the API server only the hub uses it; its dispatcher thread opens a pool of its own.
+   */
   dispatchDb: Database;
   listener: PgListener;
   notifiers: Notifier[];
