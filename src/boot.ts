@@ -21,7 +21,10 @@ export interface Runtime {
   database: DatabaseHandle;
   /** The API's pool. */
   db: Database;
-  /** The dispatcher's and event hub's own small pool: API load cannot starve firing. */
+  /**
+   * A small pool apart from the API's, for the dispatcher and the event hub: API load cannot starve
+   * them. In the API server only the hub uses it; its dispatcher thread opens a pool of its own.
+   */
   dispatchDb: Database;
   listener: PgListener;
   notifiers: Notifier[];
@@ -41,8 +44,7 @@ export async function boot(lifecycle?: Lifecycle): Promise<Runtime> {
   const db = createPrismaClient(database.url);
   const dispatchDb = createDispatchClient(database.url, config.dispatcher.poolSize);
   const listener = new PgListener(database.url, { pingMs: config.dispatcher.listenerPingMs });
-  const notifiers: Notifier[] = [new WebhookNotifier({ policy: config.webhooks })];
-  if (config.email.smtpUrl) notifiers.push(new EmailNotifier({ smtpUrl: config.email.smtpUrl, from: config.email.from }));
+  const notifiers = createNotifiers(config);
   lifecycle?.onStop(() => closeClients({ db, dispatchDb, listener, notifiers }));
   return { config, database, db, dispatchDb, listener, notifiers };
 }
@@ -87,7 +89,18 @@ export async function prepareDatabase(
   return !cancelled();
 }
 
-export function createDispatcher(runtime: Runtime): Dispatcher {
+/** The external channels configured: webhooks always, email when SMTP_URL is set. */
+export function createNotifiers(config: Config): Notifier[] {
+  const notifiers: Notifier[] = [new WebhookNotifier({ policy: config.webhooks })];
+  if (config.email.smtpUrl) notifiers.push(new EmailNotifier({ smtpUrl: config.email.smtpUrl, from: config.email.from }));
+  return notifiers;
+}
+
+/**
+ * A dispatcher on the given pool and listener, with the configured settings. `npm run worker` runs
+ * one on its main thread; the API server runs one on a thread of its own (dispatcher/thread.ts).
+ */
+export function createDispatcher(runtime: Pick<Runtime, 'config' | 'dispatchDb' | 'listener' | 'notifiers'>): Dispatcher {
   const { config } = runtime;
   return new Dispatcher(runtime.dispatchDb, runtime.listener, {
     batchSize: config.dispatcher.batchSize,

@@ -1,7 +1,10 @@
 /**
  * Tickler's Prometheus metrics (prom-client), served at GET /metrics in the text exposition format.
- * One registry per process; the GraphQL request metrics come from Yoga's Prometheus plugin
- * (src/metrics/graphql.ts), the rest are incremented where the event happens, one line each.
+ * One registry per thread (prom-client keeps its registries in module state); the GraphQL request
+ * metrics come from Yoga's Prometheus plugin (src/metrics/graphql.ts), the rest are incremented where
+ * the event happens, one line each. The API server's dispatcher runs on a thread of its own
+ * (src/dispatcher/thread.ts): its registry is fetched on each scrape and summed with this one
+ * (`addThreadMetrics`), so /metrics still shows one process's figures.
  *
  * Every label has a bounded set of values (schema field names, error codes, channels, attempt
  * numbers up to DELIVERY_MAX_ATTEMPTS): nothing a client sends becomes a label value.
@@ -23,10 +26,16 @@
  * | tickler_retention_deleted_total | counter | table | rows deleted by the retention job |
  * plus prom-client's default process metrics (CPU, memory, event-loop lag, open handles).
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { isMainThread } from 'node:worker_threads';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry });
+// Process metrics (CPU, memory, event-loop lag...) once, on the main thread: another thread's
+// copies would count the process's CPU and memory twice when summed.
+if (isMainThread) collectDefaultMetrics({ register: registry });
+
+/** A registry's metrics as plain data (`registry.getMetricsAsJSON()`), as a thread sends them. */
+export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /** A gauge read when scraped: the sum of every registered source (one per pool, server, hub...). */
 class SampledGauge {
@@ -96,7 +105,23 @@ export function recordFired(count: number, maxLatenessMs: number): void {
   for (let i = 0; i < count; i++) metrics.reminderLateness.observe(Math.max(0, maxLatenessMs) / 1000);
 }
 
+const threadSources = new Set<() => Promise<MetricsSnapshot>>();
+
+/**
+ * Adds another thread's metrics to every scrape: `source` resolves with that thread's registry as
+ * JSON (it must not reject; on a timeout it should answer its last snapshot). Same-named series are
+ * summed (prom-client's AggregatorRegistry.aggregate), so a counter both threads define counts both.
+ * The returned function removes the source.
+ */
+export function addThreadMetrics(source: () => Promise<MetricsSnapshot>): () => void {
+  threadSources.add(source);
+  return () => threadSources.delete(source);
+}
+
 /** The text a Prometheus scrape gets, and its content type. */
 export async function scrape(): Promise<{ contentType: string; body: string }> {
-  return { contentType: registry.contentType, body: await registry.metrics() };
+  if (threadSources.size === 0) return { contentType: registry.contentType, body: await registry.metrics() };
+  const snapshots = await Promise.all([registry.getMetricsAsJSON(), ...[...threadSources].map((source) => source())]);
+  const aggregated = AggregatorRegistry.aggregate(snapshots);
+  return { contentType: registry.contentType, body: await aggregated.metrics() };
 }

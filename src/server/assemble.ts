@@ -1,20 +1,22 @@
 /**
- * The pieces `npm start` runs in one process, put together once: the HTTP + graphql-ws server, the
- * event hub behind subscriptions, a dispatcher (unless DISPATCHER=false), and the order they stop in.
+ * The pieces `npm start` runs in one process, put together once: the HTTP + graphql-ws server and the
+ * event hub behind subscriptions on the main thread, a dispatcher on a thread of its own (unless
+ * DISPATCHER=false; src/dispatcher/dispatcher-thread.ts says why), and the order they stop in.
  * Used by src/server/main.ts and by the benchmark's server fixture, so both run the same thing.
  */
 import { createTokenVerifier } from '../auth/tokens.js';
-import { createDispatcher, shutdownRuntime, type Runtime } from '../boot.js';
+import { shutdownRuntime, type Runtime } from '../boot.js';
 import { DatabaseClock } from '../db/clock.js';
 import { readMigrations } from '../db/migrate.js';
-import type { Dispatcher } from '../dispatcher/dispatcher.js';
+import { DispatcherThread } from '../dispatcher/dispatcher-thread.js';
 import { EventHub } from '../events/hub.js';
 import { createTicklerServer, type TicklerServer } from './app.js';
 
 export interface AssembledServer {
   server: TicklerServer;
   events: EventHub;
-  dispatcher: Dispatcher | undefined;
+  /** The dispatcher, on its own thread; undefined with DISPATCHER=false. */
+  dispatcher: DispatcherThread | undefined;
   /** Stops serving (draining requests), then the dispatcher and the hub; the runtime stays open. */
   stopServing(): Promise<void>;
   /** stopServing(), then closes the runtime (pool, listener, notifiers, embedded PostgreSQL). */
@@ -23,9 +25,10 @@ export interface AssembledServer {
 
 export async function assembleServer(runtime: Runtime): Promise<AssembledServer> {
   const { config, db, dispatchDb, listener } = runtime;
-  // On the dispatcher's own pool: live events keep flowing while the API's pool is saturated.
+  // On a pool apart from the API's: live events keep flowing while the API's pool is saturated.
   const events = new EventHub(dispatchDb, listener);
-  const dispatcher = config.dispatcher.enabled ? createDispatcher(runtime) : undefined;
+  // Its own thread, pool and LISTEN connection: request processing cannot delay firing.
+  const dispatcher = config.dispatcher.enabled ? new DispatcherThread({ config, databaseUrl: runtime.database.url }) : undefined;
   // Tokens' exp is judged by the database's clock, like every other "is it past?" (db/clock.ts).
   const clock = new DatabaseClock(db);
   clock.start();

@@ -1,7 +1,7 @@
 /**
  * `npm start` (`node dist/server/main.js`): resolves the database (DATABASE_URL, or an embedded
  * PostgreSQL), serves GraphQL at once, then waits for the database, applies pending migrations, and
- * starts the event hub and a dispatcher in the same process (unless DISPATCHER=false), and the
+ * starts the event hub and a dispatcher (on a thread of its own, unless DISPATCHER=false), and the
  * retention job. Shuts down cleanly on SIGTERM/SIGINT, even one that arrives during start-up; a
  * start that fails (a port in use, say) stops what it had started and exits 1.
  *
