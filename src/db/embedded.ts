@@ -42,14 +42,13 @@ const PG_CTL_WAIT_SECONDS = 60;
  * PostgreSQL refuses to run as root, so as root the binaries run as the `postgres` system user
  * (created if missing), which must be able to reach the data folder through every parent folder.
  */
-async function assertReachableByPostgresUser(dataDir: string): Promise<void> {
-  let dir = path.dirname(dataDir);
+async function assertReachableByPostgresUser(target: string, what: string, remedy: string): Promise<void> {
+  let dir = path.dirname(target);
   while (true) {
     const mode = (await stat(dir)).mode;
     if ((mode & 0o001) === 0) {
       throw new Error(
-        `the embedded PostgreSQL runs as the "postgres" user when Tickler runs as root, and it cannot enter ${dir}; ` +
-          'set TICKLER_DATA_DIR to a folder every user can reach (for example /var/lib/tickler), or set DATABASE_URL',
+        `the embedded PostgreSQL runs as the "postgres" user when Tickler runs as root, and it cannot enter ${dir} to reach ${what}; ${remedy}`,
       );
     }
     const parent = path.dirname(dir);
@@ -173,10 +172,17 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const clusterDir = path.join(options.dataDir, 'pg');
   const ownerFile = path.join(options.dataDir, 'tickler.pid');
   await mkdir(options.dataDir, { recursive: true, mode: 0o755 });
-  if (isRoot) await assertReachableByPostgresUser(clusterDir);
+  const pgCtl = await pgCtlPath();
+  if (isRoot) {
+    await assertReachableByPostgresUser(clusterDir, 'its data folder',
+      'set TICKLER_DATA_DIR to a folder every user can reach (for example /var/lib/tickler), or set DATABASE_URL');
+    // A checkout inside a private folder (mktemp -d is 0700) hides the binaries themselves: initdb
+    // would fail to spawn with a bare EACCES.
+    await assertReachableByPostgresUser(pgCtl, 'its binaries',
+      'put the checkout in a folder every user can enter (chmod o+x on each parent), or set DATABASE_URL');
+  }
   const password = await readOrCreatePassword(path.join(options.dataDir, 'pg-password'));
 
-  const pgCtl = await pgCtlPath();
   const initialised = await access(path.join(clusterDir, 'PG_VERSION'), constants.F_OK).then(
     () => true,
     () => false,
