@@ -15,6 +15,7 @@ import { PgListener } from '../../src/db/listener.js';
 import { migrate } from '../../src/db/migrate.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher.js';
 import { createScratchDatabase, testDatabaseUrl } from './database.js';
+import { countRawStatements } from './counting.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -79,7 +80,7 @@ export async function startLocalDispatcher(
 ): Promise<LocalDispatcher> {
   const url = connection.databaseUrl ?? dispatcherDatabaseUrl();
   const db = createDispatchClient(url);
-  const counted = countingStatements(db);
+  const counted = countRawStatements(db);
   const listener = new PgListener(connection.listenerUrl ?? url, { pingMs: connection.listenerPingMs });
   const dispatcher = new Dispatcher(counted.db, listener, { id: `test-local-${randomUUID().slice(0, 8)}`, ...options });
   let stopped: Promise<void> | undefined;
@@ -104,25 +105,6 @@ export async function startLocalDispatcher(
   return local;
 }
 
-/** The same client, counting the raw statements sent through it (every dispatcher statement is raw SQL). */
-function countingStatements(db: Database): { db: Database; count: () => number } {
-  let count = 0;
-  const proxy = new Proxy(db, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (property === '$queryRaw' || property === '$executeRaw') {
-        return (...args: unknown[]) => {
-          count += 1;
-          return method.apply(target, args);
-        };
-      }
-      return method.bind(target);
-    },
-  });
-  return { db: proxy, count: () => count };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Real processes: `npm run worker` and `npm start`, as `node --import tsx <entry point>` (not the tsx
