@@ -22,6 +22,10 @@ export function createPrismaClient(databaseUrl: string, options: DatabaseOptions
     application_name: options.applicationName ?? 'tickler',
     // A connection whose server vanished without a word is found out by the kernel, not never.
     keepAlive: true,
+    // Every session in UTC with ISO dates, whatever the server's or database's defaults: Prisma's
+    // adapter reads timestamptz text without its offset, so a database set to another TimeZone
+    // shifted every timestamp read through Prisma (and year-1 rows failed to parse).
+    options: '-c TimeZone=UTC -c DateStyle=ISO',
   });
   // Our own pool (ended by $disconnect) so /metrics can report connections in use and queries waiting.
   const untrack = metrics.pool.track(() => {

@@ -134,7 +134,9 @@ export interface TaskPageQuery {
 export async function readTaskPage(pool: pg.Pool, columns: TaskPageColumns, query: TaskPageQuery): Promise<Task[]> {
   const parameters: unknown[] = [query.ownerId];
   const parameter = (value: unknown) => {
-    parameters.push(value);
+    // A Date as RFC 3339 in UTC: pg would write it in the process's local zone with a whole-minute
+    // offset, which moves instants of zones whose offset had seconds (local mean time before ~1900).
+    parameters.push(value instanceof Date ? value.toISOString() : value);
     return `$${parameters.length}`;
   };
   const conditions = [`t.owner_id = $1::uuid`];

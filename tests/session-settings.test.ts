@@ -1,0 +1,105 @@
+/**
+ * Timestamps do not depend on session or process settings (found by a red-team pass on the
+ * one-statement `tasks` read, issue 10):
+ *
+ * 1. A database whose default TimeZone is not UTC (and whose DateStyle is not ISO): every timestamp
+ *    reads back as stored, through the one-statement page read and through Prisma alike. Prisma's
+ *    adapter read timestamptz text without its offset, 5 h early under America/New_York.
+ * 2. A Node process whose TZ had an offset with seconds at the instant (Europe/Amsterdam in year 1,
+ *    local mean time +00:17:30): a filter bound reaches PostgreSQL as the same instant. pg writes a
+ *    Date in local time with a whole-minute offset, which moved the bound by 30 s.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../src/db/migrate.js';
+import { createScratchDatabase, withPgClient } from './helpers/database.js';
+import { newUser, startInstance, type Instance, type TestUser } from './helpers/server.js';
+
+let scratch: { url: string; drop: () => Promise<void> };
+let instance: Instance;
+
+beforeAll(async () => {
+  scratch = await createScratchDatabase();
+  await migrate(scratch.url);
+  const name = new URL(scratch.url).pathname.slice(1);
+  await withPgClient(async (client) => {
+    await client.query(`ALTER DATABASE "${name}" SET timezone = 'America/New_York'`);
+    await client.query(`ALTER DATABASE "${name}" SET datestyle = 'SQL, DMY'`);
+  });
+  instance = await startInstance(scratch.url);
+});
+
+afterAll(async () => {
+  await instance?.stop();
+  await scratch?.drop();
+});
+
+interface Page {
+  tasks: { edges: Array<{ node: { id: string; title: string; deadline: string; reminders: Array<{ triggerAt: string; task?: { id: string } }> } }> };
+}
+
+async function read(user: TestUser, query: string, variables: Record<string, unknown> = {}): Promise<Page> {
+  const response = await fetch(instance.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: Page; errors?: unknown };
+  if (body.errors !== undefined || body.data === undefined) throw new Error(JSON.stringify(body));
+  return body.data;
+}
+
+/** The one-statement path (only fields it loads) and the Prisma path (a reminder's `task` is not one of them). */
+const FAST = `query Fast($after: DateTime) { tasks(first: 50, filter: { deadlineAfter: $after }) { edges { node { id title deadline reminders { triggerAt } } } } }`;
+const PRISMA = `query ViaPrisma($after: DateTime) { tasks(first: 50, filter: { deadlineAfter: $after }) { edges { node { id title deadline reminders { triggerAt task { id } } } } } }`;
+
+describe('timestamps whatever the session and process settings', () => {
+  it('reads back what was written in a database whose TimeZone is America/New_York and DateStyle SQL, DMY', async () => {
+    const user = await newUser('zone');
+    // Whole milliseconds, a month ahead: the API rounds to milliseconds and refuses the past.
+    const deadline = new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 24 * 3600 * 1000);
+    const trigger = new Date(deadline.getTime() - 3600 * 1000);
+    const created = await fetch(instance.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+      body: JSON.stringify({
+        query: `mutation($input: CreateTaskInput!) { createTask(input: $input) { __typename ... on CreateTaskSuccess { task { deadline reminders { triggerAt } } } } }`,
+        variables: { input: { title: 'zoned', deadline: deadline.toISOString(), reminders: [{ at: trigger.toISOString() }] } },
+      }),
+    }).then((response) => response.json() as Promise<{ data: { createTask: { __typename: string; task: { deadline: string; reminders: Array<{ triggerAt: string }> } } } }>);
+    expect(created.data.createTask).toMatchObject({
+      __typename: 'CreateTaskSuccess',
+      task: { deadline: deadline.toISOString(), reminders: [{ triggerAt: trigger.toISOString() }] },
+    });
+    for (const query of [FAST, PRISMA]) {
+      const page = await read(user, query);
+      expect(page.tasks.edges.map(({ node }) => [node.deadline, node.reminders.map((reminder) => reminder.triggerAt)]), query).toEqual([
+        [deadline.toISOString(), [trigger.toISOString()]],
+      ]);
+    }
+  });
+
+  it('filters by the same instant when the process runs in a zone whose offset had seconds then', async () => {
+    const user = await newUser('lmt');
+    await read(user, FAST); // creates the user
+    const earliest = '0001-01-01T00:00:00.000Z';
+    await withPgClient(
+      (client) =>
+        client.query(
+          `INSERT INTO tasks (owner_id, title, deadline, updated_at) SELECT id, 'year one', $2::timestamptz, now() FROM users WHERE subject = $1`,
+          [user.subject, earliest],
+        ),
+      scratch.url,
+    );
+    const previousZone = process.env.TZ;
+    process.env.TZ = 'Europe/Amsterdam';
+    try {
+      for (const query of [FAST, PRISMA]) {
+        const page = await read(user, query, { after: earliest });
+        expect(page.tasks.edges.map(({ node }) => [node.title, node.deadline]), query).toEqual([['year one', earliest]]);
+      }
+    } finally {
+      if (previousZone === undefined) delete process.env.TZ;
+      else process.env.TZ = previousZone;
+    }
+  });
+});
