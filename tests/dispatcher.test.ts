@@ -326,9 +326,15 @@ describe('dispatchers in separate processes (npm run worker)', () => {
     expect(await dispatcherRow(paused.id)).toBeDefined();
     paused.signal('SIGCONT');
     // Resumed, it completes whatever it was doing and goes on; it cannot fire anything again.
+    // Two heartbeats after the resume (1 s apart): by the second its loop has run a full cycle, so
+    // anything it could still have fired would be in the log by now.
+    const heartbeatAt = async () => (await dispatcherRow(paused.id))?.heartbeat_at.getTime() ?? 0;
     const beat = Date.now();
-    await eventually('the resumed worker to heartbeat', async () => ((await dispatcherRow(paused.id))?.heartbeat_at.getTime() ?? 0) > beat - 500);
-    await sleep(500);
+    const firstBeat = await eventually('the resumed worker to heartbeat', async () => {
+      const at = await heartbeatAt();
+      return at > beat - 500 ? at : undefined;
+    });
+    await eventually('the resumed worker to heartbeat again', async () => (await heartbeatAt()) > firstBeat);
     const after = await firingSummary(userId, ids);
     console.log(
       `SIGSTOP mid-burst: paused after firing ${firedBeforePause} (logged); the rest fired ${doneAfterMs} ms after the pause; ` +
@@ -350,9 +356,8 @@ describe('dispatchers in separate processes (npm run worker)', () => {
       const id = `test-local-shared-${name}-${randomUUID().slice(0, 8)}`;
       locals.push(await startLocalDispatcher({ id, batchSize: 50, heartbeatMs: 500, onFired: (events) => firedByLocal.set(id, (firedByLocal.get(id) ?? 0) + events.length) }));
     }
-    await sleep(500); // every dispatcher has made its first pass and sleeps
-
-    // Due in 1.5 s: one NOTIFY wakes all four at the same moment.
+    // Due in 1.5 s: one NOTIFY wakes all four at the same moment (each is started and listening by
+    // now; exactly once does not depend on their being idle when it comes).
     const ids = await seedReminders(userId, 3000, 1500);
     const summary = await eventually(
       'all 3000 reminders to be SENT',
@@ -453,13 +458,15 @@ describe('the task changes around its firing', () => {
     }
     // Small batches, so that firing the 60 takes a dozen statements for the cancels to land between.
     await startLocalDispatcher({ batchSize: 5 });
-    await sleep(300);
     const { rows: inserted } = await testPool().query<{ id: string; task_id: string }>(
       `INSERT INTO reminders (task_id, trigger_at) SELECT unnest($1::uuid[]), now() + interval '1 second' RETURNING id, task_id`,
       [taskIds],
     );
     const tasks = inserted.map((row) => ({ taskId: row.task_id, dueId: row.id }));
-    await sleep(900);
+    // The cancels go out once firing has begun (the first of them SENT), to land between its batches.
+    await eventually('firing of the raced reminders to begin', async () =>
+      [...(await reminderRows(tasks.map((task) => task.dueId))).values()].some((row) => row.status === 'SENT'),
+      { timeoutMs: 15_000, intervalMs: 10 });
     const outcomes = await Promise.allSettled(tasks.map((task) => cancelTask(db, viewer, task.taskId)));
     // Settled: no reminder of these tasks is still PENDING (fired, or cancelled with its task).
     const rows = await eventually('every raced reminder to settle', async () => {
