@@ -255,12 +255,23 @@ describe('dispatchers with different settings', () => {
     const { userId } = await createUser('neighbours');
     // A heartbeats every 3 s (dead after 10 s); B every 200 ms and would call anyone silent for 1 s dead.
     const slowHeart = await startLocalDispatcher({ heartbeatMs: 3000, deadAfterMs: 10_000 });
-    await startLocalDispatcher({ heartbeatMs: 200, deadAfterMs: 1000 });
+    const shortFuse = await startLocalDispatcher({ heartbeatMs: 200, deadAfterMs: 1000 });
     const [claimed] = await seedReminders(userId, 1, 3_600_000, { by: slowHeart.dispatcher.id, attempt: 1, claimedAgoMs: 0 });
     if (!claimed) throw new Error('seeding failed');
-    for (let sample = 0; sample < 40; sample += 1) {
-      expect(await dispatcherRow(slowHeart.dispatcher.id)).toBeDefined();
-      await sleep(100);
+    // B judges the others in the same statement as its own heartbeat. The window closes once B has
+    // heartbeated three times while A had been silent longer than B's own 1 s fuse: three chances to
+    // kill A by the wrong rule, each of which A must survive.
+    const judged = new Set<number>();
+    while (judged.size < 3) {
+      const { rows } = await testPool().query<{ id: string; heartbeat_at: Date }>(
+        'SELECT id, heartbeat_at FROM dispatchers WHERE id = ANY($1::text[])',
+        [[slowHeart.dispatcher.id, shortFuse.dispatcher.id]],
+      );
+      const a = rows.find((row) => row.id === slowHeart.dispatcher.id);
+      const b = rows.find((row) => row.id === shortFuse.dispatcher.id);
+      expect(a).toBeDefined();
+      if (a && b && b.heartbeat_at.getTime() - a.heartbeat_at.getTime() > 1000) judged.add(b.heartbeat_at.getTime());
+      await sleep(50);
     }
     expect((await reminderRows([claimed])).get(claimed)).toMatchObject({ status: 'PROCESSING', claimed_by: slowHeart.dispatcher.id });
   });
