@@ -19,45 +19,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { createPrismaClient, type Database } from '../src/db/client.js';
+import { expect, it } from 'vitest';
 import { createTask, updateTask } from '../src/domain/tasks.js';
 import { viewerForSubject } from '../src/domain/users.js';
 import {
-  cleanUpDispatchers,
-  closeTestPool,
   dispatcherDatabaseUrl,
   eventRows,
   eventually,
   reminderRows,
   startLocalDispatcher,
   testPool,
-  useOwnDatabase,
+  useDispatcherTestDatabase,
 } from './helpers/dispatcher.js';
 
-let db: Database;
-let dropOwnDatabase: (() => Promise<void>) | undefined;
-let previousLogLevel: string | undefined;
-
-beforeAll(async () => {
-  previousLogLevel = process.env.LOG_LEVEL;
-  process.env.LOG_LEVEL ??= 'warn';
-  dropOwnDatabase = await useOwnDatabase();
-  db = createPrismaClient(dispatcherDatabaseUrl(), { poolSize: 4 });
-});
-
-afterEach(async () => {
-  await cleanUpDispatchers();
-});
-
-afterAll(async () => {
-  await cleanUpDispatchers();
-  await db?.$disconnect();
-  await closeTestPool();
-  await dropOwnDatabase?.();
-  if (previousLogLevel === undefined) delete process.env.LOG_LEVEL;
-  else process.env.LOG_LEVEL = previousLogLevel;
-});
+const own = useDispatcherTestDatabase();
 
 /** Resolves once a backend other than `except` waits on a lock held by `holderPid`. */
 async function someoneWaitsOn(holderPid: number, what: string): Promise<number> {
@@ -110,8 +85,8 @@ it('sends only heartbeats and idle polls while idle, also after its LISTEN backe
   console.log(`idle after a terminated LISTEN backend: ${afterLoss} dispatcher statements in ${WINDOW_MS} ms`);
   expect(afterLoss).toBeLessThanOrEqual(IDLE_BOUND);
 
-  const viewer = await viewerForSubject(db, `pins-${randomUUID()}`, null);
-  const task = await createTask(db, viewer, { title: 'after the loss', deadline: new Date(Date.now() + 3_600_000), reminders: [{ at: new Date(Date.now() + 1000) }] });
+  const viewer = await viewerForSubject(own.db, `pins-${randomUUID()}`, null);
+  const task = await createTask(own.db, viewer, { title: 'after the loss', deadline: new Date(Date.now() + 3_600_000), reminders: [{ at: new Date(Date.now() + 1000) }] });
   const reminderId = (await testPool().query<{ id: string }>('SELECT id FROM reminders WHERE task_id = $1', [task.id])).rows[0]?.id ?? '';
   // Well inside the 60 s idle poll: only the notification, on the replaced connection, can have woken it.
   await eventually('the reminder to fire', async () => (await reminderRows([reminderId])).get(reminderId)?.status === 'SENT', { timeoutMs: 30_000, intervalMs: 20 });
@@ -119,9 +94,9 @@ it('sends only heartbeats and idle polls while idle, also after its LISTEN backe
 });
 
 it('a deadline moved while the fire statement holds the reminder: the fire commits first (SENT at the old time, one event), the move succeeds and moves only the pending one', { timeout: 60_000 }, async () => {
-  const viewer = await viewerForSubject(db, `pins-${randomUUID()}`, null);
+  const viewer = await viewerForSubject(own.db, `pins-${randomUUID()}`, null);
   const deadline = new Date(Date.now() + 3_600_000);
-  const task = await createTask(db, viewer, {
+  const task = await createTask(own.db, viewer, {
     title: 'moved while firing',
     deadline,
     reminders: [{ secondsBeforeDeadline: 1800 }, { secondsBeforeDeadline: 600 }],
@@ -144,7 +119,7 @@ it('a deadline moved while the fire statement holds the reminder: the fire commi
     await startLocalDispatcher({ idlePollMs: 60_000 });
     const firePid = await someoneWaitsOn(gatePid, 'the fire statement to wait at the gate');
     const newDeadline = new Date(deadline.getTime() + 3_600_000);
-    const move = updateTask(db, viewer, task.id, { deadline: newDeadline });
+    const move = updateTask(own.db, viewer, task.id, { deadline: newDeadline });
     move.catch(() => undefined);
     await someoneWaitsOn(firePid, 'updateTask to wait for the reminder the fire statement holds');
     await gate.query('COMMIT');

@@ -16,8 +16,8 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, type Database } from '../src/db/client.js';
+import { describe, expect, it } from 'vitest';
+import { createPrismaClient } from '../src/db/client.js';
 import { PgListener } from '../src/db/listener.js';
 import { recordDeliveryOutcome } from '../src/delivery/sql/record-delivery-outcome.js';
 import { Dispatcher } from '../src/dispatcher/dispatcher.js';
@@ -29,7 +29,6 @@ import { EventHub } from '../src/events/hub.js';
 import { WebhookNotifier } from '../src/notifiers/webhook.js';
 import {
   cleanUpDispatchers,
-  closeTestPool,
   createUser,
   dispatcherDatabaseUrl,
   dispatcherRow,
@@ -43,36 +42,14 @@ import {
   spawnChildDispatcher,
   startLocalDispatcher,
   testPool,
+  useDispatcherTestDatabase,
   useOwnDatabase,
   withMessage,
   type LocalDispatcher,
 } from './helpers/dispatcher.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
-let db: Database;
-let previousLogLevel: string | undefined;
-let dropOwnDatabase: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  // The in-process dispatchers log to this process' stdout; keep the warnings (recoveries), not the chatter.
-  previousLogLevel = process.env.LOG_LEVEL;
-  process.env.LOG_LEVEL ??= 'warn';
-  dropOwnDatabase = await useOwnDatabase();
-  db = createPrismaClient(dispatcherDatabaseUrl(), { poolSize: 4 });
-});
-
-afterEach(async () => {
-  await cleanUpDispatchers();
-});
-
-afterAll(async () => {
-  await cleanUpDispatchers();
-  await db?.$disconnect();
-  await closeTestPool();
-  await dropOwnDatabase?.();
-  if (previousLogLevel === undefined) delete process.env.LOG_LEVEL;
-  else process.env.LOG_LEVEL = previousLogLevel;
-});
+const own = useDispatcherTestDatabase();
 
 /** An hour ago: earlier than anything else due, so a test's rows are claimed first. */
 const LONG_DUE_MS = -3_600_000;
@@ -239,7 +216,7 @@ describe('delivery claims (the outbox side keeps a lease and a fencing token)', 
       expect(settled).toMatchObject({ attempt: 2, claimed_by: null });
       expect(received).toEqual([`msg_${eventId}`]);
       // The old holder wakes up and reports attempt 1: fenced out, nothing changes.
-      const recorded = await recordDeliveryOutcome(db, holder, { id: deliveryId, attempt: 1 }, { durationMs: 1, statusCode: 500, error: 'late' }, { kind: 'failed' });
+      const recorded = await recordDeliveryOutcome(own.db, holder, { id: deliveryId, attempt: 1 }, { durationMs: 1, statusCode: 500, error: 'late' }, { kind: 'failed' });
       expect(recorded).toBe(false);
       const { rows: after } = await testPool().query<{ status: string }>(`SELECT status::text AS status FROM deliveries WHERE id = $1`, [deliveryId]);
       expect(after[0]?.status).toBe('SENT');
@@ -428,7 +405,7 @@ describe('dispatchers in separate processes (npm run worker)', () => {
 describe('the task changes around its firing', () => {
   async function dueReminderOf(viewer: Viewer): Promise<{ taskId: string; dueId: string; laterId: string }> {
     const deadline = new Date(Date.now() + 3_600_000);
-    const task = await createTask(db, viewer, { title: 'raced', deadline, reminders: [{ secondsBeforeDeadline: 1800 }] });
+    const task = await createTask(own.db, viewer, { title: 'raced', deadline, reminders: [{ secondsBeforeDeadline: 1800 }] });
     const [later] = (await testPool().query<{ id: string }>('SELECT id FROM reminders WHERE task_id = $1', [task.id])).rows;
     // Relative and already due (1 h 5 s before a deadline 1 h away): the API refuses that, SQL does not.
     const { rows } = await testPool().query<{ id: string }>(
@@ -440,18 +417,18 @@ describe('the task changes around its firing', () => {
   }
 
   it('cancelTask or completeTask before the fire: the due reminder ends CANCELED, no event; deleteTask: nothing fires', async () => {
-    const cancelled = await viewerForSubject(db, `race-${randomUUID()}`, null);
-    const completed = await viewerForSubject(db, `race-${randomUUID()}`, null);
-    const deleted = await viewerForSubject(db, `race-${randomUUID()}`, null);
+    const cancelled = await viewerForSubject(own.db, `race-${randomUUID()}`, null);
+    const completed = await viewerForSubject(own.db, `race-${randomUUID()}`, null);
+    const deleted = await viewerForSubject(own.db, `race-${randomUUID()}`, null);
     const a = await dueReminderOf(cancelled);
     const b = await dueReminderOf(completed);
     const c = await dueReminderOf(deleted);
-    await cancelTask(db, cancelled, a.taskId);
-    await completeTask(db, completed, b.taskId);
-    await deleteTask(db, deleted, c.taskId);
+    await cancelTask(own.db, cancelled, a.taskId);
+    await completeTask(own.db, completed, b.taskId);
+    await deleteTask(own.db, deleted, c.taskId);
     // A control due at the same time, on a task left alone: once it is SENT, a pass has run over the
     // due reminders of the other three too (they had their chance to fire).
-    const control = await dueReminderOf(await viewerForSubject(db, `race-${randomUUID()}`, null));
+    const control = await dueReminderOf(await viewerForSubject(own.db, `race-${randomUUID()}`, null));
     const local = await startLocalDispatcher();
     await eventually('the control reminder to fire', async () => (await reminderRows([control.dueId])).get(control.dueId)?.status === 'SENT', { timeoutMs: 15_000 });
     await local.stop();
@@ -462,10 +439,10 @@ describe('the task changes around its firing', () => {
   });
 
   it('cancelTask racing the fire: each reminder ends SENT with one event or CANCELED with none, never both', async () => {
-    const viewer = await viewerForSubject(db, `race-${randomUUID()}`, null);
+    const viewer = await viewerForSubject(own.db, `race-${randomUUID()}`, null);
     const taskIds: string[] = [];
     for (let index = 0; index < 60; index += 1) {
-      taskIds.push((await createTask(db, viewer, { title: `race ${index}`, deadline: new Date(Date.now() + 3_600_000) })).id);
+      taskIds.push((await createTask(own.db, viewer, { title: `race ${index}`, deadline: new Date(Date.now() + 3_600_000) })).id);
     }
     // Small batches, so that firing the 60 takes a dozen statements for the cancels to land between.
     await startLocalDispatcher({ batchSize: 5 });
@@ -478,7 +455,7 @@ describe('the task changes around its firing', () => {
     await eventually('firing of the raced reminders to begin', async () =>
       [...(await reminderRows(tasks.map((task) => task.dueId))).values()].some((row) => row.status === 'SENT'),
       { timeoutMs: 15_000, intervalMs: 10 });
-    const outcomes = await Promise.allSettled(tasks.map((task) => cancelTask(db, viewer, task.taskId)));
+    const outcomes = await Promise.allSettled(tasks.map((task) => cancelTask(own.db, viewer, task.taskId)));
     // Settled: no reminder of these tasks is still PENDING (fired, or cancelled with its task).
     const rows = await eventually('every raced reminder to settle', async () => {
       const now = await reminderRows(tasks.map((task) => task.dueId));
@@ -506,9 +483,9 @@ describe('timing', () => {
     // Statements over an idle window: tests/dispatcher-pins.test.ts. Here: woken in time by NOTIFY.
     const IDLE_POLL_MS = 60_000;
     await startLocalDispatcher({ idlePollMs: IDLE_POLL_MS });
-    const viewer = await viewerForSubject(db, `ontime-${randomUUID()}`, null);
+    const viewer = await viewerForSubject(own.db, `ontime-${randomUUID()}`, null);
     const triggerAt = new Date(Date.now() + 1500);
-    const task = await createTask(db, viewer, { title: 'on time', deadline: new Date(Date.now() + 3_600_000), reminders: [{ at: triggerAt }] });
+    const task = await createTask(own.db, viewer, { title: 'on time', deadline: new Date(Date.now() + 3_600_000), reminders: [{ at: triggerAt }] });
     const [reminder] = (await testPool().query<{ id: string }>('SELECT id FROM reminders WHERE task_id = $1', [task.id])).rows;
     if (!reminder) throw new Error('no reminder');
     const fired = await eventually(
@@ -652,7 +629,7 @@ describe('timing', () => {
       const contested = await createTask(api, stormer, { title: 'contested', deadline: new Date(Date.now() + 3_600_000) });
       const lateness = async (storm: boolean): Promise<number> => {
         const triggerAt = new Date(Date.now() + 1500);
-        const task = await createTask(db, victim, { title: `on time (storm: ${storm})`, deadline: new Date(Date.now() + 3_600_000), reminders: [{ at: triggerAt }] });
+        const task = await createTask(own.db, victim, { title: `on time (storm: ${storm})`, deadline: new Date(Date.now() + 3_600_000), reminders: [{ at: triggerAt }] });
         const [reminder] = (await testPool().query<{ id: string }>('SELECT id FROM reminders WHERE task_id = $1', [task.id])).rows;
         if (!reminder) throw new Error('no reminder');
         let stop = false;
@@ -716,14 +693,14 @@ describe('a stop() that arrives during start()', () => {
   // ran on after the pool and the embedded PostgreSQL were closed (57P01 in the log).
   it('waits for the start, then undoes it: no row left, and a hub stopped while starting takes no subscribers', async () => {
     const listener = new PgListener(dispatcherDatabaseUrl());
-    const dispatcher = new Dispatcher(db, listener, { heartbeatMs: 500, deadAfterMs: 1000, idlePollMs: 100 });
+    const dispatcher = new Dispatcher(own.db, listener, { heartbeatMs: 500, deadAfterMs: 1000, idlePollMs: 100 });
     try {
       const starting = dispatcher.start();
       await dispatcher.stop();
       await starting;
       // Had start() gone on after stop(), its row would be here, and its heartbeat would keep it here.
       expect(await dispatcherRow(dispatcher.id)).toBeUndefined();
-      const hub = new EventHub(db, listener);
+      const hub = new EventHub(own.db, listener);
       const hubStarting = hub.start();
       await hub.stop();
       await hubStarting;

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createDispatchClient, type Database } from '../../src/db/client.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { createDispatchClient, createPrismaClient, type Database } from '../../src/db/client.js';
 import { PgListener } from '../../src/db/listener.js';
 import { migrate } from '../../src/db/migrate.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/dispatcher/dispatcher.js';
@@ -433,5 +434,38 @@ export async function firingSummary(userId: string, ids: readonly string[]): Pro
     withoutEvent: ids.filter((id) => !counts.has(id)),
     firedTwice: [...counts].filter(([, count]) => count > 1).map(([id]) => id),
     lastFiredAt: lastFiredAt ? new Date(lastFiredAt).getTime() : null,
+  };
+}
+
+/**
+ * The hooks of a dispatcher test file: its own migrated database (useOwnDatabase), a Prisma client
+ * on it for the domain calls a test makes (`.db`, ready inside tests), LOG_LEVEL warn for the
+ * in-process dispatchers (their warnings, not their chatter), and every dispatcher a test started
+ * cleaned up after it, even when it failed.
+ */
+export function useDispatcherTestDatabase(): { readonly db: Database } {
+  let db: Database | undefined;
+  let dropOwnDatabase: (() => Promise<void>) | undefined;
+  let previousLogLevel: string | undefined;
+  beforeAll(async () => {
+    previousLogLevel = process.env.LOG_LEVEL;
+    process.env.LOG_LEVEL ??= 'warn';
+    dropOwnDatabase = await useOwnDatabase();
+    db = createPrismaClient(dispatcherDatabaseUrl(), { poolSize: 4 });
+  });
+  afterEach(cleanUpDispatchers);
+  afterAll(async () => {
+    await cleanUpDispatchers();
+    await db?.$disconnect();
+    await closeTestPool();
+    await dropOwnDatabase?.();
+    if (previousLogLevel === undefined) delete process.env.LOG_LEVEL;
+    else process.env.LOG_LEVEL = previousLogLevel;
+  });
+  return {
+    get db(): Database {
+      if (db === undefined) throw new Error('the dispatcher test database is ready only inside tests');
+      return db;
+    },
   };
 }
