@@ -270,7 +270,15 @@ describe('graceful shutdown on SIGTERM', () => {
   });
 
   it('lets an in-flight request finish, refuses new connections, and exits 0 after logging "stopped"', async () => {
-    const server = await startServer({ DATABASE_URL: testDatabaseUrl(), SHUTDOWN_GRACE_SECONDS: '20' });
+    // The in-flight request waits on a row lock until the test commits it: a lock wait longer than
+    // the test can take (the default 2 s LOCK_TIMEOUT_MS would answer BUSY, finishing the request
+    // before a loaded machine had observed the closed listener).
+    const server = await startServer({
+      DATABASE_URL: testDatabaseUrl(),
+      SHUTDOWN_GRACE_SECONDS: '20',
+      LOCK_TIMEOUT_MS: '60000',
+      TRANSACTION_TIMEOUT_MS: '120000',
+    });
     const user = await newUser('shutdown');
     const task = await createTask(server.graphqlUrl, user, 'held by a lock');
 

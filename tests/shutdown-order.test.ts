@@ -46,7 +46,12 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
 }
 
 it('closes sockets with 1001 and drains in-flight requests with the dispatcher still up, then stops the dispatcher, and exits 0', { timeout: 120_000 }, async () => {
-  const server = await startServer({ DATABASE_URL: testDatabaseUrl(), SHUTDOWN_GRACE_SECONDS: '30', RETENTION_INTERVAL_MINUTES: '0' }, 60_000);
+  // The gate below holds a row lock until the test opens it: the change waiting on it must not give
+  // up first (the default 2 s LOCK_TIMEOUT_MS answers BUSY, which a loaded machine can reach).
+  const server = await startServer(
+    { DATABASE_URL: testDatabaseUrl(), SHUTDOWN_GRACE_SECONDS: '30', RETENTION_INTERVAL_MINUTES: '0', LOCK_TIMEOUT_MS: '60000', TRANSACTION_TIMEOUT_MS: '120000' },
+    60_000,
+  );
   const ready = await server.waitForLog('Tickler is ready', 60_000);
   const dispatcherId = String(ready.dispatcher);
   expect(await registered(dispatcherId)).toBe(true);
