@@ -1,6 +1,6 @@
 /** Impossible schedules and bad input are rejected with their codes, and nothing is written. */
 import { describe, expect, it } from 'vitest';
-import { withPgClient } from './helpers/database.js';
+import { taskCount, withPgClient } from './helpers/database.js';
 import { AddReminder, CreateTask, UpdateTask } from './helpers/operations.js';
 import { execute, inSeconds, newUser, run, useServer, type TestUser } from './helpers/server.js';
 
@@ -11,16 +11,6 @@ function inYears(years: number): string {
   const date = new Date();
   date.setUTCFullYear(date.getUTCFullYear() + years);
   return date.toISOString();
-}
-
-async function taskCount(user: TestUser): Promise<number> {
-  return withPgClient(async (client) => {
-    const { rows } = await client.query<{ count: string }>(
-      'SELECT count(*) FROM tasks t JOIN users u ON u.id = t.owner_id WHERE u.subject = $1',
-      [user.subject],
-    );
-    return Number(rows[0]?.count);
-  });
 }
 
 async function reminderCount(user: TestUser): Promise<number> {

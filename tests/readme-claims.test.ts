@@ -11,22 +11,12 @@
  *    production (the variable read through loadConfig by the real entry point).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { withPgClient, testDatabaseUrl } from './helpers/database.js';
+import { taskCount, testDatabaseUrl } from './helpers/database.js';
 import { CreateTask, ListTasks } from './helpers/operations.js';
-import { execute, inSeconds, newUser, run, useServer, type TestUser } from './helpers/server.js';
+import { execute, inSeconds, newUser, run, useServer } from './helpers/server.js';
 import { killSpawned, startServer } from './helpers/spawned-server.js';
 
 const server = useServer();
-
-async function taskCount(user: TestUser): Promise<number> {
-  return withPgClient(async (client) => {
-    const { rows } = await client.query<{ count: string }>(
-      'SELECT count(*) FROM tasks t JOIN users u ON u.id = t.owner_id WHERE u.subject = $1',
-      [user.subject],
-    );
-    return Number(rows[0]?.count);
-  });
-}
 
 /** POSTs a raw document; returns the HTTP status and body. */
 async function post(query: string, token: string | null): Promise<{ status: number; body: { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> } }> {

@@ -36,3 +36,14 @@ export async function createScratchDatabase(): Promise<{ url: string; drop: () =
     drop: () => withPgClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`), adminUrl).then(() => undefined),
   };
 }
+
+/** How many tasks the user with this token subject owns, read straight from the database. */
+export async function taskCount(user: { subject: string }): Promise<number> {
+  return withPgClient(async (client) => {
+    const { rows } = await client.query<{ count: string }>(
+      'SELECT count(*) FROM tasks t JOIN users u ON u.id = t.owner_id WHERE u.subject = $1',
+      [user.subject],
+    );
+    return Number(rows[0]?.count);
+  });
+}
