@@ -64,7 +64,10 @@ export async function seedReminders(url: string, triggerTimesMs: readonly number
     if (!ownerId) throw new Error('could not create the bench user');
     for (let start = 0; start < triggerTimesMs.length; start += chunkSize) {
       const chunk = triggerTimesMs.slice(start, start + chunkSize);
-      const ids = chunk.map(() => randomUUID());
+      // Ids as the product makes them (the column default, UUID version 7: time-ordered, so rows created
+      // together share index pages; prisma/migrations/20261130140000_uuid_v7).
+      const { rows: idRows } = await client.query<{ id: string }>('SELECT tickler_uuid_v7()::text AS id FROM generate_series(1, $1::int)', [chunk.length]);
+      const ids = idRows.map((row) => row.id);
       const times = chunk.map((ms) => new Date(ms).toISOString());
       await client.query('BEGIN');
       await client.query(

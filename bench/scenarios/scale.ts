@@ -56,7 +56,7 @@ async function bulkLoad(url: string, future: number, fired: number): Promise<Loa
       `INSERT INTO webhook_endpoints (user_id, url, secret)
        SELECT id, 'https://example.com/hooks/' || n, 'whsec_' || encode(decode(md5(n::text), 'hex'), 'base64') FROM scale_users`,
     );
-    await client.query(`CREATE TEMP TABLE scale_tasks AS SELECT g AS n, gen_random_uuid() AS id FROM generate_series(1, $1::int) g`, [tasks]);
+    await client.query(`CREATE TEMP TABLE scale_tasks AS SELECT g AS n, tickler_uuid_v7() AS id FROM generate_series(1, $1::int) g`, [tasks]);
     await client.query(
       `INSERT INTO tasks (id, owner_id, title, deadline)
        SELECT t.id, u.id, 'Scale task ' || t.n, now() + interval '60 days' FROM scale_tasks t JOIN scale_users u ON u.n = 1 + (t.n % $1::int)`,
