@@ -72,6 +72,9 @@ export class TicklerDashboard extends LitElement {
   private liveFeed: ReminderFeed | undefined;
   private clock: ReturnType<typeof setInterval> | undefined;
   private deliveryPoll: ReturnType<typeof setTimeout> | undefined;
+  /** Numbers of the latest tasks and deliveries requests: only their answers are applied. */
+  private tasksRequest = 0;
+  private deliveriesRequest = 0;
 
   protected override createRenderRoot(): HTMLElement {
     return this;
@@ -166,16 +169,23 @@ export class TicklerDashboard extends LitElement {
   }
 
   private async refresh(): Promise<void> {
+    const tasksRequest = ++this.tasksRequest;
+    const deliveriesRequest = ++this.deliveriesRequest;
     const [tasks, deliveries] = await Promise.all([
       this.call((token) => request(token, DashboardTasks, {})),
       this.call((token) => request(token, DashboardDeliveries, {})),
     ]);
-    if (tasks) this.tasks = tasks.tasks.edges.map((edge) => edge.node);
-    if (deliveries) {
-      this.endpoints = deliveries.webhookEndpoints;
-      this.deliveries = deliveries.deliveries.edges.map((edge) => edge.node);
-    }
+    // Refreshes overlap (each fired event starts one) and their answers can arrive out of order: an
+    // older answer applied last would show stale statuses and, with nothing pending in it, end the
+    // delivery poll for good. Only the answer to the latest request is applied.
+    if (tasks && tasksRequest === this.tasksRequest) this.tasks = tasks.tasks.edges.map((edge) => edge.node);
+    if (deliveries && deliveriesRequest === this.deliveriesRequest) this.applyDeliveries(deliveries);
     this.now = Date.now();
+  }
+
+  private applyDeliveries(result: DashboardDeliveriesQuery): void {
+    this.endpoints = result.webhookEndpoints;
+    this.deliveries = result.deliveries.edges.map((edge) => edge.node);
     this.pollPendingDeliveries();
   }
 
@@ -185,11 +195,9 @@ export class TicklerDashboard extends LitElement {
     const pending = this.deliveries.some((delivery) => delivery.status === 'PENDING' || delivery.status === 'PROCESSING');
     if (!pending || !this.token) return;
     this.deliveryPoll = setTimeout(() => {
+      const deliveriesRequest = ++this.deliveriesRequest;
       void this.call((token) => request(token, DashboardDeliveries, {})).then((result) => {
-        if (!result) return;
-        this.endpoints = result.webhookEndpoints;
-        this.deliveries = result.deliveries.edges.map((edge) => edge.node);
-        this.pollPendingDeliveries();
+        if (result && deliveriesRequest === this.deliveriesRequest) this.applyDeliveries(result);
       });
     }, DELIVERY_POLL_MS);
   }
