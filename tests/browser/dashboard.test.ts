@@ -210,6 +210,51 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it('applies only the latest answer when two refreshes overlap and the older answer arrives last', { timeout: 90_000 }, async () => {
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    await startServer(port);
+    const token = await signToken(TEST_JWT_SECRET, `dashboard-${randomUUID()}`);
+    const okUrl = sink.route('dashboard-order', always(204));
+    await post(baseUrl, token, DashboardTestCreateEndpoint, { input: { url: okUrl } });
+
+    const page = await browser.newPage();
+    await page.goto(`${baseUrl}/`);
+    await page.locator('textarea[name=token]').fill(token);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.locator('.feed-status', { hasText: 'live' }).waitFor();
+    const sent = page.locator('.endpoint', { hasText: okUrl }).locator('.badge.sent');
+    await expect.poll(() => sent.textContent()).toBe('0 sent');
+
+    // From here, the first deliveries answer (the refresh after creating the task, made before the
+    // reminder fires: no deliveries in it) is held back until later answers have shown the delivery
+    // as sent; then it is handed over, stale.
+    let releaseStale!: () => void;
+    const staleMayGo = new Promise<void>((resolve) => (releaseStale = resolve));
+    let staleDelivered!: () => void;
+    const staleWasDelivered = new Promise<void>((resolve) => (staleDelivered = resolve));
+    let deliveriesRequests = 0;
+    await page.route('**/graphql', async (route) => {
+      if (!(route.request().postData() ?? '').includes('DashboardDeliveries')) return route.continue();
+      deliveriesRequests += 1;
+      if (deliveriesRequests !== 1) return route.continue();
+      const stale = await route.fetch();
+      await staleMayGo;
+      await route.fulfill({ response: stale });
+      staleDelivered();
+    });
+
+    await createTask(page, 'Order of answers', { inSeconds: 2 });
+    await page.locator('.feed-event', { hasText: 'Order of answers' }).waitFor();
+    await expect.poll(() => sent.textContent(), { timeout: 30_000 }).toBe('1 sent');
+    releaseStale();
+    await staleWasDelivered;
+    // Two animation frames: the page has handled the stale answer and rendered whatever it kept.
+    await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+    expect(await sent.textContent()).toBe('1 sent');
+    await page.close();
+  });
+
   it('offers no development tokens in production', { timeout: 60_000 }, async () => {
     const port = await freePort();
     const secret = 'a-production-secret-of-at-least-32-characters';
