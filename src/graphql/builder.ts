@@ -14,6 +14,7 @@ import { unstorableTextReason } from '../domain/text.js';
 import type { Context, SignedInContext } from './context.js';
 import { decodeGlobalIdLeniently } from './global-ids.js';
 import TextInputPlugin from './plugins/text-input.js';
+import VanishedRowsPlugin from './plugins/vanished-rows.js';
 
 const NODE_TYPENAMES = new Set(['Task', 'Reminder', 'WebhookEndpoint', 'Delivery']);
 
@@ -29,7 +30,8 @@ export const builder = new SchemaBuilder<{
   // Order matters: Errors wraps ScopeAuth, so field resolvers' domain errors become data while an
   // authorization failure stays a top-level UNAUTHENTICATED error (it is not in any `types` list).
   // TextInput runs inside both: signed-in callers' bad text becomes a ValidationError as data.
-  plugins: [ErrorsPlugin, ScopeAuthPlugin, TextInputPlugin, ComplexityPlugin, PrismaPlugin, RelayPlugin],
+  // VanishedRows wraps Prisma's relation fields from outside, fallback loads included.
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, TextInputPlugin, ComplexityPlugin, VanishedRowsPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   // Inputs and arguments are required unless a field says otherwise.
   defaultInputFieldRequiredness: true,
