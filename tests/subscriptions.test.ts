@@ -490,6 +490,26 @@ describe('reminderFired', () => {
     await createTask(instanceA, user, 'makes the user');
     const userId = await userIdOf(user);
     await storeEvents(userId, stored);
+    // Replay reads only events below the watermark (older than every transaction still running in
+    // the cluster, README "Commit order without a lock"). A transaction another test file holds open
+    // keeps these above it for a while; they would then arrive live instead of replayed, and the
+    // 10,001st would not meet the replay bound this test is about. So: wait until replay can see them.
+    await eventually(
+      'the stored events to be below the watermark',
+      async () => {
+        const { rows } = await withPgClient(
+          (client) =>
+            client.query<{ visible: boolean }>(
+              `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint > (SELECT max(xid) FROM events WHERE user_id = $1) AS visible`,
+              [userId],
+            ),
+          database.url,
+        );
+        return rows[0]?.visible ? true : undefined;
+      },
+      60_000,
+      20,
+    );
     const feed = await reminderFeed(instanceB, user, { after: '0' });
     try {
       const delivered = Math.min(stored, 10_000);
