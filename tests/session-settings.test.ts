@@ -10,8 +10,10 @@
  *    Date in local time with a whole-minute offset, which moved the bound by 30 s.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrismaClient, sqlPoolOf } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
-import { createScratchDatabase, withPgClient } from './helpers/database.js';
+import { createScratchDatabase, testDatabaseUrl, withPgClient } from './helpers/database.js';
+import { eventually } from './helpers/sinks.js';
 import { newUser, startInstance, type Instance, type TestUser } from './helpers/server.js';
 
 let scratch: { url: string; drop: () => Promise<void> };
@@ -100,6 +102,27 @@ describe('timestamps whatever the session and process settings', () => {
     } finally {
       if (previousZone === undefined) delete process.env.TZ;
       else process.env.TZ = previousZone;
+    }
+  });
+});
+
+describe('an idle pooled connection the server ends', () => {
+  // pg-pool re-emits an idle connection's error on the pool; unheard, it would throw and end the
+  // process (vitest reports it as an unhandled error). Prisma's adapter listens only after its first
+  // query, so this uses the raw pool first, as the one-statement page read can.
+  it('is dropped from the pool without an uncaught error, and the pool serves again', async () => {
+    const db = createPrismaClient(testDatabaseUrl(), { poolSize: 1, applicationName: 'tickler-idle-test' });
+    try {
+      const pool = sqlPoolOf(db)!;
+      const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const pid = rows[0]!.pid;
+      expect(pool.idleCount).toBe(1);
+      await withPgClient((client) => client.query('SELECT pg_terminate_backend($1)', [pid]));
+      await eventually('the pool to drop the ended connection', () => (pool.totalCount === 0 ? true : undefined), 10_000, 10);
+      const again = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      expect(again.rows[0]!.pid).not.toBe(pid);
+    } finally {
+      await db.$disconnect();
     }
   });
 });

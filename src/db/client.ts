@@ -1,5 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
+import { log } from '../logger.js';
 import { metrics } from '../metrics/registry.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 
@@ -27,6 +28,11 @@ export function createPrismaClient(databaseUrl: string, options: DatabaseOptions
     // shifted every timestamp read through Prisma (and year-1 rows failed to parse).
     options: '-c TimeZone=UTC -c DateStyle=ISO',
   });
+  // pg-pool re-emits an idle connection's error (the server restarted or terminated it: 57P01, a
+  // dropped socket) on the pool, and an 'error' event nobody listens to throws: the process would
+  // die. Prisma's adapter listens only from its first query on, and the raw reads of sqlPoolOf()
+  // can come first. The pool drops that connection and opens a new one when next needed.
+  pool.on('error', (error) => log.warn('idle database connection lost', { error, application: options.applicationName ?? 'tickler' }));
   // Our own pool (ended by $disconnect) so /metrics can report connections in use and queries waiting.
   const untrack = metrics.pool.track(() => {
     if (pool.ended) untrack();
