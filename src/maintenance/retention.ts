@@ -53,6 +53,9 @@ export async function runRetention(databaseUrl: string, options: RetentionOption
   const cutoff = (days: number) => new Date(now.getTime() - days * DAY_MS);
   // A session lock needs one connection for the whole pass; each batch still commits on its own.
   const client = new pg.Client({ connectionString: databaseUrl, statement_timeout: 30_000 });
+  // A connection lost between statements is emitted as 'error', which unheard would end the process;
+  // the statement in flight fails on its own and the pass is retried next interval.
+  client.on('error', (error) => log.warn('retention connection lost', { error }));
   await client.connect();
   try {
     const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RETENTION_LOCK_KEY.toString()]);
