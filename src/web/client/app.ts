@@ -168,22 +168,25 @@ export class TicklerDashboard extends LitElement {
     }
   }
 
+  // Refreshes overlap (each fired event starts one, and the delivery poll runs beside them) and their
+  // answers can arrive out of order: an older answer applied last would show stale statuses and, with
+  // nothing pending in it, end the delivery poll for good. Only the answer to the latest request of
+  // each kind is applied.
   private async refresh(): Promise<void> {
-    const tasksRequest = ++this.tasksRequest;
-    const deliveriesRequest = ++this.deliveriesRequest;
-    const [tasks, deliveries] = await Promise.all([
-      this.call((token) => request(token, DashboardTasks, {})),
-      this.call((token) => request(token, DashboardDeliveries, {})),
-    ]);
-    // Refreshes overlap (each fired event starts one) and their answers can arrive out of order: an
-    // older answer applied last would show stale statuses and, with nothing pending in it, end the
-    // delivery poll for good. Only the answer to the latest request is applied.
-    if (tasks && tasksRequest === this.tasksRequest) this.tasks = tasks.tasks.edges.map((edge) => edge.node);
-    if (deliveries && deliveriesRequest === this.deliveriesRequest) this.applyDeliveries(deliveries);
+    await Promise.all([this.loadTasks(), this.loadDeliveries()]);
     this.now = Date.now();
   }
 
-  private applyDeliveries(result: DashboardDeliveriesQuery): void {
+  private async loadTasks(): Promise<void> {
+    const requestNumber = ++this.tasksRequest;
+    const result = await this.call((token) => request(token, DashboardTasks, {}));
+    if (result && requestNumber === this.tasksRequest) this.tasks = result.tasks.edges.map((edge) => edge.node);
+  }
+
+  private async loadDeliveries(): Promise<void> {
+    const requestNumber = ++this.deliveriesRequest;
+    const result = await this.call((token) => request(token, DashboardDeliveries, {}));
+    if (!result || requestNumber !== this.deliveriesRequest) return;
     this.endpoints = result.webhookEndpoints;
     this.deliveries = result.deliveries.edges.map((edge) => edge.node);
     this.pollPendingDeliveries();
@@ -194,12 +197,7 @@ export class TicklerDashboard extends LitElement {
     clearTimeout(this.deliveryPoll);
     const pending = this.deliveries.some((delivery) => delivery.status === 'PENDING' || delivery.status === 'PROCESSING');
     if (!pending || !this.token) return;
-    this.deliveryPoll = setTimeout(() => {
-      const deliveriesRequest = ++this.deliveriesRequest;
-      void this.call((token) => request(token, DashboardDeliveries, {})).then((result) => {
-        if (result && deliveriesRequest === this.deliveriesRequest) this.applyDeliveries(result);
-      });
-    }, DELIVERY_POLL_MS);
+    this.deliveryPoll = setTimeout(() => void this.loadDeliveries(), DELIVERY_POLL_MS);
   }
 
   private onFired(event: FiredEvent, replayed: boolean): void {
