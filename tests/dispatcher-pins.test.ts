@@ -10,9 +10,10 @@
  *    the dispatcher itself uses), the next window is as quiet, and a reminder created afterwards fires
  *    through the new connection long before the 60 s idle poll this test configures for that part.
  * 2. A deadline moved while the fire statement holds its reminder (README: "Claiming and firing due
- *    reminders is one autocommit statement"): the test holds the reminder's owner row (FOR UPDATE), so
- *    the fire statement, having locked and settled the reminder, waits at its end (the events → users
- *    foreign-key check) with the row still locked; updateTask then waits behind it. Once the gate
+ *    reminders is one autocommit statement"): the owner has a webhook endpoint and the test holds the
+ *    owner's row (FOR UPDATE), so the fire statement, having locked and settled the reminder, waits at
+ *    its end (the deliveries → users foreign-key check of the webhook delivery it writes) with the row
+ *    still locked; updateTask then waits behind it. Once the gate
  *    opens, the fire commits first: the reminder is SENT at its old time with one event, and the move
  *    succeeds and moves only the still-pending relative reminder. One outcome, not either of two.
  *    Every wait is on pg_blocking_pids (a lock the test can see), never a sleep.
@@ -108,7 +109,8 @@ it('a deadline moved while the fire statement holds the reminder: the fire commi
   const dueAt = new Date(Date.now() - 60_000);
   await testPool().query('UPDATE reminders SET trigger_at = $2 WHERE id = $1', [dueId, dueAt]);
 
-  // The gate: the owner's row, which the fire statement's event insert must KEY SHARE lock.
+  // The gate: the owner's row, which the fire statement's webhook delivery insert must KEY SHARE lock.
+  await testPool().query(`INSERT INTO webhook_endpoints (user_id, url, secret) VALUES ($1, 'https://example.invalid/hook', 'whsec_test')`, [viewer.userId]);
   const gate = new pg.Client({ connectionString: dispatcherDatabaseUrl() });
   await gate.connect();
   try {

@@ -16,12 +16,13 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createPrismaClient } from '../src/db/client.js';
 import { PgListener } from '../src/db/listener.js';
 import { recordDeliveryOutcome } from '../src/delivery/sql/record-delivery-outcome.js';
 import { Dispatcher } from '../src/dispatcher/dispatcher.js';
-import type { FiredEvent } from '../src/dispatcher/sql/fire-reminders.js';
+import { fireDueReminders, type FiredEvent } from '../src/dispatcher/sql/fire-reminders.js';
 import { cancelTask, completeTask, createTask, deleteTask, updateTask } from '../src/domain/tasks.js';
 import type { Viewer } from '../src/domain/types.js';
 import { viewerForSubject } from '../src/domain/users.js';
@@ -475,6 +476,74 @@ describe('the task changes around its firing', () => {
       }
     }
     console.log(`cancel race: ${sent} of 60 fired before their cancel, ${60 - sent} cancelled; cancels rejected: ${outcomes.filter((o) => o.status === 'rejected').length}`);
+  });
+});
+
+describe('the owner deleted around a fire', () => {
+  it("deletes a user's events with the user, also those of a fire that held one of their reminders while the delete waited", async () => {
+    const { userId } = await createUser('deleted-owner');
+    const ids = await seedReminders(userId, 3, LONG_DUE_MS);
+    let deletion: Promise<unknown> | undefined;
+    // The fire statement inside a transaction of the test's: its row locks stay held until it ends.
+    await own.db.$transaction(
+      async (tx) => {
+        const batch = await fireDueReminders(tx, { limit: 500, emailEnabled: false, details: true });
+        expect(batch.events.filter((event) => event.userId === userId).map((event) => event.reminderId).sort()).toEqual([...ids].sort());
+        const [{ pid } = { pid: 0 }] = await tx.$queryRaw<Array<{ pid: number }>>`SELECT pg_backend_pid() AS pid`;
+        deletion = testPool().query('DELETE FROM users WHERE id = $1', [userId]);
+        deletion.catch(() => undefined);
+        await eventually('the delete to wait for the fire', async () =>
+          ((await testPool().query('SELECT 1 FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))', [pid])).rowCount ?? 0) > 0,
+        );
+      },
+      { timeout: 20_000 },
+    );
+    await deletion;
+    expect(await eventRows(userId)).toEqual([]);
+    expect((await reminderRows(ids)).size).toBe(0);
+    expect((await testPool().query('SELECT 1 FROM users WHERE id = $1', [userId])).rowCount).toBe(0);
+  });
+});
+
+describe('wake-up notifications (tickler_reminders)', () => {
+  it("carries a pending reminder's new time when it moves or becomes pending again; a fire or any other update sends none", async () => {
+    const listener = new pg.Client({ connectionString: dispatcherDatabaseUrl() });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (message) => {
+      if (message.channel === 'tickler_reminders') heard.push(message.payload ?? '');
+    });
+    let sentinels = 0;
+    /** Everything notified before now has arrived: notifications come in commit order, so after this one. */
+    const drained = async () => {
+      const sentinel = `sentinel-${(sentinels += 1)}`;
+      await testPool().query(`SELECT pg_notify('tickler_reminders', $1)`, [sentinel]);
+      await eventually(`notification ${sentinel}`, async () => heard.includes(sentinel));
+      return heard.splice(0).filter((payload) => !payload.startsWith('sentinel-'));
+    };
+    try {
+      await listener.query('LISTEN tickler_reminders');
+      const { userId } = await createUser('wake');
+      const [id] = await seedReminders(userId, 1, 3_600_000);
+      const at = (await reminderRows([id ?? ''])).get(id ?? '')?.trigger_at.getTime() ?? 0;
+      expect(await drained()).toEqual([String(at)]);
+
+      const moved = at + 1234;
+      await testPool().query('UPDATE reminders SET trigger_at = $2 WHERE id = $1', [id, new Date(moved)]);
+      expect(await drained()).toEqual([String(moved)]);
+
+      await testPool().query('UPDATE reminders SET updated_at = now(), attempt = attempt WHERE id = $1', [id]);
+      expect(await drained()).toEqual([]);
+
+      // As the fire statement settles it.
+      await testPool().query(`UPDATE reminders SET status = 'SENT', fired_at = now(), attempt = attempt + 1 WHERE id = $1`, [id]);
+      expect(await drained()).toEqual([]);
+
+      await testPool().query(`UPDATE reminders SET status = 'PENDING', fired_at = NULL WHERE id = $1`, [id]);
+      expect(await drained()).toEqual([String(moved)]);
+    } finally {
+      await listener.end();
+    }
   });
 });
 

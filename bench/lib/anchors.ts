@@ -272,12 +272,20 @@ export function spawnAnchor(
   system: AnchorSystem,
   url: string,
   profile: AnchorProfile,
-  options: { block?: boolean; waitForStart?: boolean; reportIds?: boolean; name?: string } = {},
+  options: {
+    block?: boolean;
+    waitForStart?: boolean;
+    reportIds?: boolean;
+    /** Before `ready`, work off this database's `count` jobs (JIT warm-up; see backlog.ts). */
+    warmUp?: { url: string; count: number };
+    name?: string;
+  } = {},
 ): Fixture {
   const args = [`--system=${system}`, `--database-url=${url}`, `--profile=${profile}`];
   if (options.block) args.push('--block');
   if (options.waitForStart) args.push('--wait-for-start');
   if (options.reportIds) args.push('--report-ids');
+  if (options.warmUp) args.push(`--warm-up-url=${options.warmUp.url}`, `--warm-up-count=${options.warmUp.count}`);
   return spawnFixture('anchor-worker.ts', args, { name: options.name ?? system });
 }
 

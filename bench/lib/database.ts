@@ -15,6 +15,8 @@ export interface BenchServer {
   /** URL of the server's `postgres` database. */
   adminUrl: string;
   embedded: boolean;
+  /** Drops a database made by createDatabase / createTicklerDatabase (its connections are ended first). */
+  dropDatabase(url: string): Promise<void>;
   /** Creates an empty database and returns its URL; dropped by `stop()`. */
   createDatabase(label: string): Promise<string>;
   /** A fresh database with Tickler's migrations applied. */
@@ -67,10 +69,17 @@ export async function startBenchServer(): Promise<BenchServer> {
     created.push(name);
     return withDatabase(admin, name);
   };
+  const dropDatabase = async (url: string) => {
+    const name = decodeURIComponent(new URL(url).pathname.slice(1));
+    if (!created.includes(name)) throw new Error(`not a bench database: ${name}`);
+    await withClient(admin, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    created.splice(created.indexOf(name), 1);
+  };
   return {
     adminUrl: admin,
     embedded: embedded !== undefined,
     createDatabase,
+    dropDatabase,
     createTicklerDatabase: async () => {
       const url = await createDatabase('tickler');
       await migrate(url);

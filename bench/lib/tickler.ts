@@ -213,6 +213,8 @@ export interface DispatcherProcessOptions {
   perEndpoint?: number;
   /** Report the server's notices on the dispatcher's pool as `notice` messages (auto_explain plans). */
   reportNotices?: boolean;
+  /** Before `ready`, work off this database's backlog of `count` reminders (JIT warm-up; see backlog.ts). */
+  warmUp?: { url: string; count: number };
   name?: string;
 }
 
@@ -228,6 +230,7 @@ export function spawnDispatcher(url: string, options: DispatcherProcessOptions =
   if (options.deliveryConcurrency !== undefined) args.push(`--delivery-concurrency=${options.deliveryConcurrency}`);
   if (options.perEndpoint !== undefined) args.push(`--per-endpoint=${options.perEndpoint}`);
   if (options.reportNotices) args.push('--report-notices');
+  if (options.warmUp) args.push(`--warm-up-url=${options.warmUp.url}`, `--warm-up-count=${options.warmUp.count}`);
   return spawnFixture('dispatcher.ts', args, { name: options.name ?? 'tickler dispatcher' });
 }
 

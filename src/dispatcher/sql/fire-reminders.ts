@@ -40,10 +40,11 @@ export interface FiredBatch {
  * returns every fired event too, for in-process observers (tests, benchmarks).
  *
  * Commit order of the log comes from the events' xid (see src/events/sql/read-committed-events.ts),
- * so fires of different dispatchers never wait on each other.
+ * so fires of different dispatchers never wait on each other. `db` is a pool (autocommit) in the
+ * dispatcher; a test may pass a transaction to hold the statement's locks open.
  */
 export async function fireDueReminders(
-  db: Database,
+  db: Pick<Database, '$queryRaw'>,
   options: { limit: number; emailEnabled: boolean; details: boolean },
 ): Promise<FiredBatch> {
   const [row] = await db.$queryRaw<
