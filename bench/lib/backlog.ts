@@ -14,6 +14,9 @@
  * - **No leftovers.** Nothing of an earlier run competes for the cores: its databases are dropped
  *   (no autovacuum of them meanwhile) and a CHECKPOINT writes out its dirty pages before the clock
  *   starts (no checkpoint spread over the measured seconds by an earlier run's WAL).
+ * - **Vacuumed backlog.** The freshly stored items are vacuumed and analyzed before the clock starts,
+ *   as autovacuum would have done to a backlog that built up over time; otherwise its worker starts
+ *   on them at a random moment of the measured seconds (with two workers on two cores, on their CPU).
  */
 import { addAnchorJobs, prepareAnchor, spawnAnchor, unfinishedJobs, type AnchorSystem } from './anchors.js';
 import type { BenchContext } from './context.js';
@@ -76,6 +79,7 @@ export async function runBacklog(context: BenchContext, system: System, processe
   const sentBefore = system === 'tickler' && into ? await sentReminders(into) : 0;
   await ensureStatementStats(context.server.adminUrl);
   const url = await seed(context, system, count, into);
+  await withClient(url, (client) => client.query('VACUUM ANALYZE'));
   const scratch = into ? [] : [url];
   const fixtures: Fixture[] = [];
   try {
