@@ -25,15 +25,14 @@ interface Config {
   label: string;
 }
 
-const CONFIGS: readonly Config[] = [
-  { key: 'tickler1', system: 'tickler', processes: 1, label: 'Tickler, 1 process' },
-  { key: 'graphile1', system: 'graphile-worker', processes: 1, label: 'graphile-worker, 1 process' },
-  { key: 'tickler2', system: 'tickler', processes: 2, label: 'Tickler, 2 processes' },
-];
+const TICKLER_1: Config = { key: 'tickler1', system: 'tickler', processes: 1, label: 'Tickler, 1 process' };
+const GRAPHILE_1: Config = { key: 'graphile1', system: 'graphile-worker', processes: 1, label: 'graphile-worker, 1 process' };
+const TICKLER_2: Config = { key: 'tickler2', system: 'tickler', processes: 2, label: 'Tickler, 2 processes' };
+const CONFIGS: readonly Config[] = [TICKLER_1, GRAPHILE_1, TICKLER_2];
 
 async function run(context: BenchContext): Promise<Table[]> {
   const count = context.size(5_000, 50_000);
-  const rounds = context.size(1, 5);
+  const rounds = context.size(1, 7);
   await ensureStatementStats(context.server.adminUrl);
   const results: Array<Record<Config['key'], RunResult>> = [];
   const orders: string[] = [];
@@ -41,8 +40,9 @@ async function run(context: BenchContext): Promise<Table[]> {
     for (const config of CONFIGS) await runOnce(context, config.system, config.processes, count);
   }
   for (let round = 0; round < rounds; round += 1) {
-    // Rotate the order each round, so no configuration always runs first (or last) in a round.
-    const order = CONFIGS.map((_, index) => CONFIGS[(index + round) % CONFIGS.length] as Config);
+    // Tickler's one process runs in the middle, next to both runs it is compared with (the machine's
+    // speed drifts over minutes); the other two swap places every round, so neither is always first.
+    const order = round % 2 === 0 ? [GRAPHILE_1, TICKLER_1, TICKLER_2] : [TICKLER_2, TICKLER_1, GRAPHILE_1];
     orders.push(order.map((config) => config.label).join(' → '));
     const result = {} as Record<Config['key'], RunResult>;
     for (const config of order) {
@@ -93,14 +93,14 @@ async function run(context: BenchContext): Promise<Table[]> {
         'Warm processes, clean server: before it says it is ready, every worker process (Tickler and graphile-worker alike) works off a backlog of the same size in a scratch database of its own and stops that worker, ' +
           'so the clock measures JIT-compiled code as in a worker that has been up for a while; then the scratch databases are dropped and a CHECKPOINT runs. ' +
           'Earlier runs\' databases are dropped too. (A cold Tickler process spent 10-14 µs of CPU per reminder in Node, mostly V8 compiling on background threads, a warm one 3-4 µs: with two processes on two cores that CPU is taken from the database.)',
-        `Rounds: ${rounds}${context.mode === 'full' ? ', after one unreported round (the freshly started server warms up)' : ''}; in each, the three configurations ran one after another, in an order rotated per round (${orders.map((order, index) => `round ${index + 1}: ${order}`).join('; ')}). ` +
+        `Rounds: ${rounds}${context.mode === 'full' ? ', after one unreported round (the freshly started server warms up)' : ''}; in each, the three configurations ran one after another, in an order that keeps Tickler's one process in the middle, next to both runs it is compared with, and swaps the other two every round (${orders.map((order, index) => `round ${index + 1}: ${order}`).join('; ')}). ` +
           "Ratios are taken within a round (same minutes, same machine state); the table gives the median and every round's value.",
         'Commits = pg_stat_database.xact_commit delta of that database; WAL (server) = pg_current_wal_lsn delta of the whole server (includes autovacuum and checkpoints meanwhile); ' +
           'WAL (its statements) = pg_stat_statements wal_bytes delta of that database. Both from just before the start to after the workers stopped gracefully (start-up after `ready` and stopping included), divided by N. ' +
           'Read-only transactions (polls, claims that found nothing) count as commits too.',
         'Tickler: `npm run worker` defaults (batch size, pool, webhook notifier as it runs them); sink = `onBatch` (counts only, as in production the fire statement returns one small row), called once the batch is committed.',
         `graphile-worker: ${describeProfile('graphile-worker', PROFILE)}; handler = no-op task; jobs added with add_jobs. Its "fired" is its handler being called (completion is written afterwards).`,
-        'pg-boss is left out of this table: at its documented settings it works 50,000 jobs in about 100 s (10 × 100 jobs per 2 s polling interval), which five rounds cannot afford; see the lateness and burst tables for it.',
+        'pg-boss is left out of this table: at its documented settings it works 50,000 jobs in about 100 s (10 × 100 jobs per 2 s polling interval), which seven rounds cannot afford; see the lateness and burst tables for it.',
         "Targets (issue 7): Tickler with one process at least graphile-worker's figure; two processes at least 1.6× one. On this machine (2 cores shared by PostgreSQL, the workers and the bench) a second process mostly competes for the same two cores.",
       ],
       columns: ['', 'median', 'each round', 'target'],
