@@ -80,13 +80,16 @@ export async function runBacklog(context: BenchContext, system: System, processe
   await ensureStatementStats(context.server.adminUrl);
   const url = await seed(context, system, count, into);
   await withClient(url, (client) => client.query('VACUUM ANALYZE'));
-  const scratch = into ? [] : [url];
+  const warmUpUrls: string[] = [];
+  const dropWarmUps = async () => {
+    for (const warmUpUrl of warmUpUrls.splice(0)) await context.server.dropDatabase(warmUpUrl);
+  };
   const fixtures: Fixture[] = [];
   try {
     for (let index = 0; index < processes; index += 1) {
       const name = `${system} worker ${index + 1}/${processes}`;
       const warmUp = { url: await seed(context, system, count), count };
-      scratch.push(warmUp.url);
+      warmUpUrls.push(warmUp.url);
       fixtures.push(
         system === 'tickler'
           ? spawnDispatcher(url, { waitForStart: true, warmUp, name })
@@ -94,8 +97,8 @@ export async function runBacklog(context: BenchContext, system: System, processe
       );
     }
     await Promise.all(fixtures.map((fixture) => fixture.waitFor((message) => message.kind === 'ready', 'ready', WARM_UP_TIMEOUT_MS)));
-    // The warm-up databases' work is done: they are dropped now, and their dirty pages with them.
-    for (const warmUrl of scratch.splice(into ? 0 : 1)) await context.server.dropDatabase(warmUrl);
+    // The warm-ups are done: their databases are dropped now, and their dirty pages with them.
+    await dropWarmUps();
     await withClient(context.server.adminUrl, (client) => client.query('CHECKPOINT'));
     const before = await readCounters(url);
     const statementsBefore = await statementTotals(context.server.adminUrl, url);
@@ -119,7 +122,9 @@ export async function runBacklog(context: BenchContext, system: System, processe
     };
   } finally {
     await stopAll(fixtures, 2000);
-    for (const scratchUrl of scratch) await context.server.dropDatabase(scratchUrl);
+    await dropWarmUps();
+    // A database given with `into` is the caller's (the scale scenario reuses its loaded one).
+    if (!into) await context.server.dropDatabase(url);
   }
 }
 
