@@ -20,6 +20,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createPrismaClient } from '../src/db/client.js';
 import { PgListener } from '../src/db/listener.js';
+import { migrate } from '../src/db/migrate.js';
 import { recordDeliveryOutcome } from '../src/delivery/sql/record-delivery-outcome.js';
 import { Dispatcher } from '../src/dispatcher/dispatcher.js';
 import { fireDueReminders, type FiredEvent } from '../src/dispatcher/sql/fire-reminders.js';
@@ -48,6 +49,7 @@ import {
   withMessage,
   type LocalDispatcher,
 } from './helpers/dispatcher.js';
+import { createScratchDatabase, withPgClient } from './helpers/database.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const own = useDispatcherTestDatabase();
@@ -502,6 +504,33 @@ describe('the owner deleted around a fire', () => {
     expect(await eventRows(userId)).toEqual([]);
     expect((await reminderRows(ids)).size).toBe(0);
     expect((await testPool().query('SELECT 1 FROM users WHERE id = $1', [userId])).rowCount).toBe(0);
+  });
+});
+
+describe('the owner changed in other ways the foreign key used to follow', () => {
+  it("re-points a user's events when their id changes, and TRUNCATE users CASCADE empties the log", async () => {
+    const scratch = await createScratchDatabase();
+    try {
+      await migrate(scratch.url);
+      await withPgClient(async (client) => {
+        await client.query(`INSERT INTO users (subject) VALUES ('moved'), ('kept')`);
+        await client.query(`INSERT INTO tasks (owner_id, title, deadline) SELECT id, 'task', now() + interval '1 day' FROM users`);
+        // One event per user, as a fire would append it (the trigger under test is on users).
+        await client.query(
+          `INSERT INTO events (user_id, task_id, reminder_id, type, payload)
+           SELECT owner_id, id, tickler_uuid_v7(), 'reminder.fired', '{}' FROM tasks`,
+        );
+        const orphans = async () =>
+          Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM events e WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.user_id)')).rows[0]?.n);
+        expect(Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]?.n)).toBe(2);
+        await client.query(`UPDATE users SET id = tickler_uuid_v7() WHERE subject = 'moved'`);
+        expect(await orphans()).toBe(0);
+        await client.query('TRUNCATE users CASCADE');
+        expect(Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]?.n)).toBe(0);
+      }, scratch.url);
+    } finally {
+      await scratch.drop();
+    }
   });
 });
 

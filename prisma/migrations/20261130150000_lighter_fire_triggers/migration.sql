@@ -7,27 +7,49 @@
 --    statement writes events, for the owner of the task it read, and tasks.owner_id is itself a
 --    foreign key, so the check never refused a row. What the key did give is the cascade: deleting a
 --    user deleted their events, also those of a fire committing meanwhile (its check waited on the
---    user's row). A trigger keeps that, waiting for such a fire through the reminders it holds.
+--    user's row), and a changed user id or TRUNCATE ... CASCADE followed. Triggers keep all three,
+--    waiting for such a fire through the reminders it holds.
 ALTER TABLE "events" DROP CONSTRAINT "events_user_id_fkey";
 
-CREATE FUNCTION "tickler_delete_user_events"() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION "tickler_user_events_follow"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- No fire may be appending an event of this user once their events are deleted. The user's row
-    -- is locked already (a BEFORE DELETE trigger runs on the locked row): no new task can name them.
-    -- Lock their tasks (no new reminder can name one), then their reminders: this waits for a fire
-    -- holding one of them, and a fire that starts later skips them (SKIP LOCKED) and then finds them
-    -- deleted. The foreign keys' own cascades cannot give this order: they run after the row is gone,
-    -- and the cascade to reminders is queued behind every trigger of the user's row.
+    -- No fire may be appending an event of this user once their events are deleted (or re-pointed,
+    -- should their id change: the key cascaded updates too). The user's row is locked already (a
+    -- BEFORE trigger runs on the locked row): no new task can name them. Lock their tasks (no new
+    -- reminder can name one), then their reminders that a fire could take (PENDING, and PROCESSING,
+    -- which recovery turns back into PENDING): this waits for a fire holding one of them, and a fire
+    -- that starts later skips them (SKIP LOCKED). The foreign keys' own cascades cannot give this
+    -- order: they run after the row is gone, and the cascade to reminders is queued behind every
+    -- trigger of the user's row.
     PERFORM 1 FROM "tasks" WHERE "owner_id" = OLD."id" FOR UPDATE;
-    PERFORM 1 FROM "reminders" WHERE "task_id" IN (SELECT "id" FROM "tasks" WHERE "owner_id" = OLD."id") FOR UPDATE;
+    PERFORM 1 FROM "reminders"
+    WHERE "task_id" IN (SELECT "id" FROM "tasks" WHERE "owner_id" = OLD."id") AND "status" IN ('PENDING', 'PROCESSING')
+    FOR UPDATE;
     -- A statement of its own, so a snapshot of its own (READ COMMITTED): it sees what those fires committed.
-    DELETE FROM "events" WHERE "user_id" = OLD."id";
-    RETURN OLD;
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM "events" WHERE "user_id" = OLD."id";
+        RETURN OLD;
+    END IF;
+    UPDATE "events" SET "user_id" = NEW."id" WHERE "user_id" = OLD."id";
+    RETURN NEW;
 END;
 $$;
 
-CREATE TRIGGER "users_delete_events" BEFORE DELETE ON "users"
-    FOR EACH ROW EXECUTE FUNCTION "tickler_delete_user_events"();
+CREATE TRIGGER "users_events_follow" BEFORE DELETE OR UPDATE OF "id" ON "users"
+    FOR EACH ROW EXECUTE FUNCTION "tickler_user_events_follow"();
+
+-- TRUNCATE users CASCADE empties every table with a foreign key to users; events no longer has one.
+-- (A TRUNCATE of events here would fail: deliveries, which reference events, are being truncated by
+-- the same statement. They are empty by now, so a DELETE finds nothing to cascade to.)
+CREATE FUNCTION "tickler_truncate_events"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM "events";
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER "users_truncate_events" AFTER TRUNCATE ON "users"
+    FOR EACH STATEMENT EXECUTE FUNCTION "tickler_truncate_events"();
 
 -- 2. The statement-level update trigger that wakes dispatchers copied every updated row into a
 --    transition table and scanned it, also on a fire's update, which never leaves a row pending
