@@ -9,10 +9,11 @@
  * - The fields of the current log context (`withLogContext`, carried by AsyncLocalStorage through every
  *   await) are added to each line: the HTTP/WebSocket request id reaches the domain's and the
  *   notifiers' lines, a dispatcher pass's id reaches the lines of what that pass does.
- * - Each distinct message is written at most {@link RATE_LIMIT_LINES} times per {@link RATE_LIMIT_WINDOW_MS};
- *   the rest are counted and reported in one `log lines suppressed` line when the window ends. Messages
- *   are constant strings at their call sites (what varies goes into fields), so nothing a client sends
- *   can flood the logs by making many requests fail.
+ * - Each distinct message is written at most {@link RATE_LIMIT_LINES} times per {@link RATE_LIMIT_WINDOW_MS}
+ *   (or per the tighter limit of a `limitedLog`); the rest are counted and reported in one
+ *   `log lines suppressed` line when the window ends. Messages are constant strings at their call
+ *   sites (what varies goes into fields), so nothing a client sends can flood the logs by making many
+ *   requests fail.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino } from 'pino';
@@ -23,6 +24,13 @@ type Level = 'debug' | 'info' | 'warn' | 'error';
 /** Lines one message may produce per window before the rest are only counted. */
 export const RATE_LIMIT_LINES = 50;
 export const RATE_LIMIT_WINDOW_MS = 10_000;
+
+/** How many lines of one message a window of `windowMs` milliseconds may hold. */
+export interface LineLimit {
+  lines: number;
+  windowMs: number;
+}
+const DEFAULT_LIMIT: LineLimit = { lines: RATE_LIMIT_LINES, windowMs: RATE_LIMIT_WINDOW_MS };
 
 const context = new AsyncLocalStorage<LogFields>();
 
@@ -75,17 +83,18 @@ interface Window {
   startedAt: number;
   written: number;
   suppressed: number;
+  limit: LineLimit;
 }
 const windows = new Map<string, Window>();
 let flushTimer: NodeJS.Timeout | undefined;
 
 function reportSuppressed(now: number): void {
   for (const [key, window] of windows) {
-    if (now - window.startedAt < RATE_LIMIT_WINDOW_MS) continue;
+    if (now - window.startedAt < window.limit.windowMs) continue;
     windows.delete(key);
     if (window.suppressed > 0) {
       const [level, message] = key.split('\u0000') as [Level, string];
-      logger[level]({ suppressedMsg: message, suppressed: window.suppressed, windowMs: RATE_LIMIT_WINDOW_MS }, 'log lines suppressed');
+      logger[level]({ suppressedMsg: message, suppressed: window.suppressed, windowMs: window.limit.windowMs }, 'log lines suppressed');
     }
   }
   if (windows.size === 0 && flushTimer) {
@@ -94,21 +103,21 @@ function reportSuppressed(now: number): void {
   }
 }
 
-function write(level: Level, message: string, fields?: LogFields): void {
+function write(level: Level, message: string, fields: LogFields | undefined, limit: LineLimit): void {
   if (!logger.isLevelEnabled(level)) return;
   const now = Date.now();
   const key = `${level}\u0000${message}`;
   let window = windows.get(key);
-  if (!window || now - window.startedAt >= RATE_LIMIT_WINDOW_MS) {
+  if (!window || now - window.startedAt >= window.limit.windowMs) {
     if (window) reportSuppressed(now);
-    window = { startedAt: now, written: 0, suppressed: 0 };
+    window = { startedAt: now, written: 0, suppressed: 0, limit };
     windows.set(key, window);
     if (!flushTimer) {
       flushTimer = setInterval(() => reportSuppressed(Date.now()), RATE_LIMIT_WINDOW_MS);
       flushTimer.unref();
     }
   }
-  if (window.written >= RATE_LIMIT_LINES) {
+  if (window.written >= window.limit.lines) {
     window.suppressed += 1;
     return;
   }
@@ -117,9 +126,17 @@ function write(level: Level, message: string, fields?: LogFields): void {
   else logger[level](fields, message);
 }
 
-export const log = {
-  debug: (message: string, fields?: LogFields) => write('debug', message, fields),
-  info: (message: string, fields?: LogFields) => write('info', message, fields),
-  warn: (message: string, fields?: LogFields) => write('warn', message, fields),
-  error: (message: string, fields?: LogFields) => write('error', message, fields),
-};
+/**
+ * The same log with a tighter limit per message, for lines that outside clients can cause at will
+ * (the WebSocket server: 10 per minute). A message's window keeps the limit it was opened with.
+ */
+export function limitedLog(limit: LineLimit) {
+  return {
+    debug: (message: string, fields?: LogFields) => write('debug', message, fields, limit),
+    info: (message: string, fields?: LogFields) => write('info', message, fields, limit),
+    warn: (message: string, fields?: LogFields) => write('warn', message, fields, limit),
+    error: (message: string, fields?: LogFields) => write('error', message, fields, limit),
+  };
+}
+
+export const log = limitedLog(DEFAULT_LIMIT);

@@ -26,7 +26,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Viewer } from '../domain/types.js';
 import type { Context } from '../graphql/context.js';
-import { log, withLogContext, type LogFields } from '../logger.js';
+import { limitedLog, log, withLogContext, type LogFields } from '../logger.js';
 
 export interface WebSocketLimits {
   /** A frame larger than this closes the socket with 1009. */
@@ -88,35 +88,6 @@ export interface GraphQLWebSocketServer {
 interface SocketExtra {
   socket: WebSocket;
   identity?: SocketIdentity;
-}
-
-/**
- * At most `perWindow` lines of one kind per `windowMs`; the next line after a quiet window says
- * how many were left out. Keys are our own fixed strings, never client input.
- */
-class LogThrottle {
-  private readonly windows = new Map<string, { startedAt: number; written: number; suppressed: number }>();
-  constructor(
-    private readonly perWindow = 10,
-    private readonly windowMs = 60_000,
-  ) {}
-
-  warn(key: string, fields: LogFields): void {
-    const now = Date.now();
-    let window = this.windows.get(key);
-    if (window === undefined || now - window.startedAt >= this.windowMs) {
-      const suppressed = window?.suppressed ?? 0;
-      window = { startedAt: now, written: 0, suppressed: 0 };
-      this.windows.set(key, window);
-      if (suppressed > 0) fields = { ...fields, suppressedBefore: suppressed };
-    }
-    if (window.written >= this.perWindow) {
-      window.suppressed += 1;
-      return;
-    }
-    window.written += 1;
-    log.warn(key, fields);
-  }
 }
 
 /** The error without `extensions.http`, which Yoga reads for an HTTP answer's status and headers. */
@@ -279,7 +250,8 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
   const { yoga, limits, authenticate } = options;
   const keepAliveMs = options.keepAliveMs ?? 12_000;
   const now = options.now ?? Date.now;
-  const throttle = new LogThrottle();
+  // Closes and socket errors are caused by clients at will: 10 lines of each kind per minute.
+  const socketLog = limitedLog({ lines: 10, windowMs: 60_000 });
   const socketsByUser = new Map<string, Set<WebSocket>>();
 
   // The enveloped executors (with Yoga's error masking and limits) of each WebSocket operation, by context.
@@ -292,7 +264,7 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
 
   function closeSocket(socket: WebSocket, code: number, reason: string, fields: LogFields = {}): void {
     if (socket.readyState === socket.CLOSING || socket.readyState === socket.CLOSED) return;
-    throttle.warn('websocket closed', { code, reason, ...fields });
+    socketLog.warn('websocket closed', { code, reason, ...fields });
     socket.close(code, reason);
   }
 
@@ -367,7 +339,7 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
       const socket = binding.socket;
       const identity = await authenticate(context.connectionParams ?? {});
       if (identity === null) {
-        throttle.warn('websocket closed', { code: SocketCloseCode.Forbidden, reason: 'missing or invalid token' });
+        socketLog.warn('websocket closed', { code: SocketCloseCode.Forbidden, reason: 'missing or invalid token' });
         return false;
       }
       const userSockets = socketsByUser.get(identity.viewer.userId) ?? new Set<WebSocket>();
@@ -451,9 +423,9 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
     // ws has already chosen the close code (1009 for a frame over maxPayload, 1002 for a protocol
     // error) and started closing; we only record it.
     if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-      throttle.warn('websocket closed', { code: SocketCloseCode.MessageTooBig, reason: `message over ${limits.maxMessageBytes} bytes` });
+      socketLog.warn('websocket closed', { code: SocketCloseCode.MessageTooBig, reason: `message over ${limits.maxMessageBytes} bytes` });
     } else {
-      throttle.warn('websocket error', { error, wsCode: error.code });
+      socketLog.warn('websocket error', { error, wsCode: error.code });
     }
     if (this.readyState === this.OPEN) this.close(SocketCloseCode.InternalServerError, 'Internal server error');
   }
@@ -463,7 +435,7 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
     if (handle === undefined) return;
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
     handle(text).catch((error: unknown) => {
-      throttle.warn('websocket message failed', { error });
+      socketLog.warn('websocket message failed', { error });
       closeSocket(this, SocketCloseCode.InternalServerError, 'Internal server error');
     });
   }
@@ -486,7 +458,7 @@ export function attachGraphQLWebSocket(options: GraphQLWebSocketOptions): GraphQ
       userSockets?.delete(this);
       if (userSockets?.size === 0) socketsByUser.delete(identity.viewer.userId);
     }
-    binding.closed?.(code, reason.toString()).catch((error: unknown) => throttle.warn('websocket close failed', { error }));
+    binding.closed?.(code, reason.toString()).catch((error: unknown) => socketLog.warn('websocket close failed', { error }));
   }
 
   wsServer.on('connection', (socket) => {
