@@ -44,8 +44,8 @@ export interface BacklogRun {
 
 /** Seeds a fresh database (or, with `into`, one already prepared: the scale scenario's big tables). */
 async function seed(context: BenchContext, system: System, count: number, into?: string): Promise<string> {
-  // Every Tickler reminder of a run belongs to one user, the anchors' jobs to no one: the user's row
-  // is locked (FOR KEY SHARE) by every event's foreign-key check, the worst case for concurrent fires.
+  // Every Tickler reminder of a run belongs to one user, the anchors' jobs to no one: concurrent fires
+  // then append to the same right-most page of the events' per-user index, the worst case for them.
   if (system === 'tickler') {
     const url = into ?? (await context.server.createTicklerDatabase());
     // Due over the last minute, in trigger order as a real backlog would be.

@@ -2,8 +2,8 @@
  * Backlog throughput: N reminders already due, worked off by Tickler with 1 and with 2 dispatcher
  * processes and by graphile-worker with 1 process (its documented batching on); fired per second,
  * and per item the commits (pg_stat_database.xact_commit) and WAL bytes it cost. Repeated in rounds
- * whose order rotates (the machine's noise drifts over minutes), each ratio taken within a round and
- * the median reported. Workers run as child processes (bench/fixtures/dispatcher.ts,
+ * (the machine's noise drifts over minutes) with Tickler's one process in the middle of each, each
+ * ratio taken within a round and the median reported. Workers run as child processes (bench/fixtures/dispatcher.ts,
  * anchor-worker.ts), each run alone in a fresh database, each process warmed up first (backlog.ts).
  * One round before the counted ones is not reported: the server's own warm-up (a server just
  * started gave the lowest 2-vs-1 ratio in 4 of 5 trial series on 2026-11-30).
