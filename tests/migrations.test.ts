@@ -265,6 +265,8 @@ describe('prisma/schema.prisma and the migrated database', () => {
         DROP INDEX "users_subject_key";
         DROP INDEX "tasks_owner_id_deadline_id_idx";
         CREATE UNIQUE INDEX "tasks_title_key" ON "tasks"("title");
+        DROP INDEX "reminders_snoozed_from_id_key";
+        CREATE UNIQUE INDEX "reminders_snoozed_from_id_key" ON "reminders"("snoozed_from_id");
         ALTER TABLE "reminders" DROP CONSTRAINT "reminders_task_id_fkey";
         ALTER TABLE "reminders" ADD CONSTRAINT "reminders_task_id_fkey"
           FOREIGN KEY ("task_id") REFERENCES "tasks"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
@@ -280,6 +282,7 @@ describe('prisma/schema.prisma and the migrated database', () => {
       [
         'Reminder.attempt ("reminders"."attempt"): type is integer in the schema but bigint in the database',
         'Reminder.task (foreign key "reminders"(task_id)): ON DELETE CASCADE in the schema but RESTRICT in the database',
+        'Reminder: partial unique (snoozed_from_id) is missing from the database',
         'Task.status ("tasks"."status"): default \'ACTIVE\' in the schema but \'COMPLETED\'::"TaskStatus" in the database',
         'Task.title ("tasks"."title"): required in the schema but nullable in the database',
         'Task: index (owner_id, deadline, id) is missing from the database',
@@ -287,6 +290,7 @@ describe('prisma/schema.prisma and the migrated database', () => {
         'User: unique (subject) is missing from the database',
         'enum ReminderStatus: labels are [PENDING, PROCESSING, SENT, FAILED, CANCELED] in the schema but [PENDING, PROCESSING, SNOOZED, SENT, FAILED, CANCELED] in the database',
         'table "reminders": column "x" (integer) is in the database but not in the schema',
+        'table "reminders": unique index "reminders_snoozed_from_id_key" (snoozed_from_id) is in the database but not in the schema',
         'table "stray" is in the database but not in the schema',
         'table "tasks": unique index "tasks_title_key" (title) is in the database but not in the schema',
       ].sort(),

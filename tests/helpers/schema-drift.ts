@@ -7,7 +7,9 @@
  * database side from information_schema and pg_catalog, both limited to the current schema.
  *
  * What Prisma's schema language cannot express is deliberately left alone: CHECK constraints,
- * partial indexes and expression indexes. Everything else is compared in both directions, so a
+ * expression indexes, and partial indexes other than unique ones (declared with the `partialIndexes`
+ * preview feature; the DMMF gives their columns but not their predicate, so a partial unique index
+ * is compared by its columns). Everything else is compared in both directions, so a
  * column added by SQL alone is reported just like a field missing from the SQL.
  */
 import internals from '@prisma/internals';
@@ -43,8 +45,10 @@ interface IndexRow {
   index_name: string;
   is_unique: boolean;
   is_primary: boolean;
-  /** Has a WHERE clause or an expression column: not something the Prisma schema can declare. */
-  is_special: boolean;
+  /** Has a WHERE clause (a partial index). */
+  has_predicate: boolean;
+  /** Has an expression column: not something the Prisma schema can declare. */
+  has_expressions: boolean;
   columns: string[];
 }
 
@@ -89,7 +93,7 @@ async function readDatabase(client: pg.ClientBase): Promise<DatabaseShape> {
   const indexes = await client.query<IndexRow>(
     `SELECT t.relname AS table_name, i.relname AS index_name,
             x.indisunique AS is_unique, x.indisprimary AS is_primary,
-            (x.indpred IS NOT NULL OR x.indexprs IS NOT NULL) AS is_special,
+            x.indpred IS NOT NULL AS has_predicate, x.indexprs IS NOT NULL AS has_expressions,
             array(SELECT a.attname::text
                     FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
@@ -416,18 +420,32 @@ export async function schemaDrift(client: pg.ClientBase, schemaText: string): Pr
     ];
     for (const columns of sets) expectedUniques.set(columnSetKey(table, columns), `${model.name}: unique ${columnList(columns)}`);
   }
-  const actualUniques = new Map<string, IndexRow>();
-  for (const index of database.indexes) {
-    if (index.is_unique && !index.is_primary && !index.is_special)
-      actualUniques.set(columnSetKey(index.table_name, index.columns), index);
+  // A unique index with `where:` is in datamodel.indexes but on no field's isUnique nor in uniqueIndexes.
+  const expectedPartialUniques = new Map<string, string>();
+  for (const index of datamodel.indexes) {
+    if (index.type !== 'unique') continue;
+    const model = datamodel.models.find((candidate) => candidate.name === index.model);
+    if (!model) continue;
+    const key = columnSetKey(tableOf(model), columnsOf(model, index.fields.map((field) => field.name)));
+    if (!expectedUniques.has(key)) expectedPartialUniques.set(key, `${model.name}: partial unique ${columnList(columnsOf(model, index.fields.map((field) => field.name)))}`);
   }
-  for (const [key, description] of expectedUniques) {
-    if (!actualUniques.has(key)) differences.push(`${description} is missing from the database`);
-  }
-  for (const [key, index] of actualUniques) {
-    if (!expectedUniques.has(key))
-      differences.push(`table "${index.table_name}": unique index "${index.index_name}" ${columnList(index.columns)} is in the database but not in the schema`);
-  }
+  const compareUniques = (expected: Map<string, string>, partial: boolean) => {
+    const kind = partial ? 'partial unique index' : 'unique index';
+    const actual = new Map<string, IndexRow>();
+    for (const index of database.indexes) {
+      if (index.is_unique && !index.is_primary && !index.has_expressions && index.has_predicate === partial)
+        actual.set(columnSetKey(index.table_name, index.columns), index);
+    }
+    for (const [key, description] of expected) {
+      if (!actual.has(key)) differences.push(`${description} is missing from the database`);
+    }
+    for (const [key, index] of actual) {
+      if (!expected.has(key))
+        differences.push(`table "${index.table_name}": ${kind} "${index.index_name}" ${columnList(index.columns)} is in the database but not in the schema`);
+    }
+  };
+  compareUniques(expectedUniques, false);
+  compareUniques(expectedPartialUniques, true);
 
   // Plain @@index, both directions; column order matters for a b-tree, so it is compared as is.
   const expectedIndexes = new Map<string, string>();
@@ -440,7 +458,7 @@ export async function schemaDrift(client: pg.ClientBase, schemaText: string): Pr
   }
   const actualIndexes = new Map<string, IndexRow>();
   for (const index of database.indexes) {
-    if (!index.is_unique && !index.is_primary && !index.is_special)
+    if (!index.is_unique && !index.is_primary && !index.has_predicate && !index.has_expressions)
       actualIndexes.set(`${index.table_name}${columnList(index.columns)}`, index);
   }
   for (const [key, description] of expectedIndexes) {
