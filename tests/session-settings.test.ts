@@ -8,13 +8,19 @@
  * 2. A Node process whose TZ had an offset with seconds at the instant (Europe/Amsterdam in year 1,
  *    local mean time +00:17:30): a filter bound reaches PostgreSQL as the same instant. pg writes a
  *    Date in local time with a whole-minute offset, which moved the bound by 30 s.
+ * 3. A fired reminder's webhook body gives its times as the API does (RFC 3339, UTC, milliseconds,
+ *    Z). The fire statement writes timestamptz values into jsonb as they are, in its session's zone
+ *    (UTC, which src/db/client.ts sets on every pool: `+00:00`, not the database's -05:00), and the
+ *    readers normalize (src/events/payload.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, sqlPoolOf } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
 import { createScratchDatabase, testDatabaseUrl, withPgClient } from './helpers/database.js';
 import { eventually } from './helpers/sinks.js';
-import { newUser, startInstance, type Instance, type TestUser } from './helpers/server.js';
+import { inSeconds, newUser, startInstance, type Instance, type TestUser } from './helpers/server.js';
+import { WebhookNotifier } from '../src/notifiers/webhook.js';
+import { FAST_DISPATCHER, startDispatcher, startWebhookSink } from './helpers/sinks.js';
 
 let scratch: { url: string; drop: () => Promise<void> };
 let instance: Instance;
@@ -39,16 +45,18 @@ interface Page {
   tasks: { edges: Array<{ node: { id: string; title: string; deadline: string; reminders: Array<{ triggerAt: string; task?: { id: string } }> } }> };
 }
 
-async function read(user: TestUser, query: string, variables: Record<string, unknown> = {}): Promise<Page> {
+async function request<T>(user: TestUser, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const response = await fetch(instance.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await response.json()) as { data?: Page; errors?: unknown };
+  const body = (await response.json()) as { data?: T; errors?: unknown };
   if (body.errors !== undefined || body.data === undefined) throw new Error(JSON.stringify(body));
   return body.data;
 }
+
+const read = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => request<Page>(user, query, variables);
 
 /** The one-statement path (only fields it loads) and the Prisma path (a reminder's `task` is not one of them). */
 const FAST = `query Fast($after: DateTime) { tasks(first: 50, filter: { deadlineAfter: $after }) { edges { node { id title deadline reminders { triggerAt } } } } }`;
@@ -102,6 +110,37 @@ describe('timestamps whatever the session and process settings', () => {
     } finally {
       if (previousZone === undefined) delete process.env.TZ;
       else process.env.TZ = previousZone;
+    }
+  });
+});
+
+describe('a reminder fired in a database whose TimeZone is America/New_York', () => {
+  it('reaches its webhook with the times the API gives, in UTC with a Z', async () => {
+    const sink = await startWebhookSink();
+    const dispatcher = await startDispatcher(scratch.url, { ...FAST_DISPATCHER, notifiers: [new WebhookNotifier({ policy: { allowPrivate: false, allowLoopback: true } })] });
+    try {
+      const user = await newUser('zoned-fire');
+      const url = sink.route('zoned');
+      await request(user, `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { __typename } }`, { input: { url } });
+      const created = await request<{ createTask: { task: { deadline: string; reminders: Array<{ triggerAt: string }> } } }>(
+        user,
+        `mutation($input: CreateTaskInput!) { createTask(input: $input) { ... on CreateTaskSuccess { task { deadline reminders { triggerAt } } } } }`,
+        { input: { title: 'zoned fire', deadline: inSeconds(3600), reminders: [{ at: inSeconds(1) }] } },
+      );
+      const [delivered] = await eventually('the webhook', () => (sink.requestsTo(url).length > 0 ? sink.requestsTo(url) : undefined), 15_000);
+      const body = JSON.parse(delivered!.body) as { timestamp: string; data: { deadline: string; triggerAt: string; firedAt: string } };
+      const stored = await withPgClient((client) => client.query<{ fired_at: string }>(`SELECT payload->>'firedAt' AS fired_at FROM events`), scratch.url);
+      // The premise: the log holds jsonb's form of a timestamptz in the pool's zone, not the API's.
+      expect(stored.rows[0]?.fired_at).toMatch(/\+00:00$/);
+      const rfc3339Utc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+      expect(body.data.deadline).toBe(created.createTask.task.deadline);
+      expect(body.data.triggerAt).toBe(created.createTask.task.reminders[0]?.triggerAt);
+      expect(body.data.firedAt).toMatch(rfc3339Utc);
+      expect(new Date(body.data.firedAt).getTime()).toBe(new Date(stored.rows[0]!.fired_at).getTime());
+      expect(body.timestamp).toBe(body.data.firedAt);
+    } finally {
+      await dispatcher.stop();
+      await sink.close();
     }
   });
 });

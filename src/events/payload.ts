@@ -19,7 +19,12 @@ export interface ReminderFiredPayload {
   firedAt: string;
 }
 
-/** What the dispatcher stores in `events.payload` for a fired reminder (times as RFC 3339 strings). */
+/**
+ * What the dispatcher stores in `events.payload` for a fired reminder. Times are RFC 3339 strings as
+ * PostgreSQL's jsonb writes a timestamptz (`2026-11-30T23:50:39.123+00:00`, the offset of the writing
+ * session's time zone); events stored before 2026-12-01 have the UTC `Z` form. Read them with
+ * `reminderFiredPayload` (or `new Date`), never as they are.
+ */
 export interface StoredReminderFired {
   taskTitle: string;
   deadline: string;
@@ -35,6 +40,11 @@ export function publicIdOf(typename: 'Task' | 'Reminder', id: string): string {
   return Buffer.from(`${typename}:${id}`, 'utf8').toString('base64');
 }
 
+/** A stored time in the form every channel gives: RFC 3339, UTC, milliseconds, `Z`. */
+function utcTimestamp(stored: string): string {
+  return new Date(stored).toISOString();
+}
+
 export function reminderFiredPayload(event: {
   eventId: bigint;
   taskId: string;
@@ -47,8 +57,8 @@ export function reminderFiredPayload(event: {
     taskId: publicIdOf('Task', event.taskId),
     reminderId: publicIdOf('Reminder', event.reminderId),
     taskTitle: event.payload.taskTitle,
-    deadline: event.payload.deadline,
-    triggerAt: event.payload.triggerAt,
-    firedAt: event.payload.firedAt,
+    deadline: utcTimestamp(event.payload.deadline),
+    triggerAt: utcTimestamp(event.payload.triggerAt),
+    firedAt: utcTimestamp(event.payload.firedAt),
   };
 }

@@ -80,11 +80,10 @@ export async function fireDueReminders(
     appended AS (
       INSERT INTO events (user_id, task_id, reminder_id, type, occurred_at, payload)
       SELECT owner_id, task_id, id, 'reminder.fired', fired_at,
-             -- Times as the API writes them (RFC 3339, UTC, milliseconds, Z): src/events/payload.ts.
-             jsonb_build_object('taskTitle', title,
-                                'deadline', to_char(deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                                'triggerAt', to_char(trigger_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                                'firedAt', to_char(fired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+             -- Times as jsonb writes a timestamptz: RFC 3339 with the session's UTC offset. Readers
+             -- give them out as UTC with a Z (src/events/payload.ts). to_char() wrote that form here
+             -- but cost 8% of a fire's database time.
+             jsonb_build_object('taskTitle', title, 'deadline', deadline, 'triggerAt', trigger_at, 'firedAt', fired_at)
       FROM fired
       ORDER BY trigger_at, id
       RETURNING id, user_id, task_id, reminder_id, occurred_at
