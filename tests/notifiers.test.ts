@@ -28,6 +28,7 @@ import { EmailNotifier, emailContent, smtpOptionsFromUrl } from '../src/notifier
 import type { DeliveryMessage, ReminderFiredPayload } from '../src/notifiers/notifier.js';
 import { decodeWebhookSecret, generateWebhookSecret, signWebhook, verifyWebhook } from '../src/notifiers/standard-webhooks.js';
 import { WebhookNotifier, webhookBody } from '../src/notifiers/webhook.js';
+import { reminderFiredPayload } from '../src/events/payload.js';
 
 const STRICT: AddressPolicy = { allowPrivate: false, allowLoopback: false };
 const LOOPBACK_ONLY: AddressPolicy = { allowPrivate: false, allowLoopback: true };
@@ -570,5 +571,21 @@ describe('EmailNotifier', () => {
     // The refusal must happen, and must not echo the password.
     expect(() => smtpOptionsFromUrl('smtpz://user:hunter2@x')).toThrow(/smtp:\/\//);
     expect(() => smtpOptionsFromUrl('smtpz://user:hunter2@x')).not.toThrow(/hunter2/);
+  });
+});
+
+describe('the stored payload given out (reminderFiredPayload)', () => {
+  const stored = (time: string) =>
+    reminderFiredPayload({ eventId: 7n, taskId: 'a', reminderId: 'b', payload: { taskTitle: 't', deadline: time, triggerAt: time, firedAt: time } });
+
+  it('gives every stored time as RFC 3339 UTC with milliseconds and Z, whatever offset the log holds', () => {
+    for (const time of ['2026-11-30T23:50:39.123+00:00', '2026-11-30T18:50:39.123-05:00', '2026-12-01T05:20:39.123+05:30', '2026-11-30T23:50:39.123Z']) {
+      expect(stored(time), time).toMatchObject({ deadline: '2026-11-30T23:50:39.123Z', triggerAt: '2026-11-30T23:50:39.123Z', firedAt: '2026-11-30T23:50:39.123Z' });
+    }
+    expect(stored('2026-11-30T23:50:39+00:00').firedAt).toBe('2026-11-30T23:50:39.000Z');
+  });
+
+  it('gives a value that is no time JavaScript can hold as it is stored, rather than failing the delivery', () => {
+    for (const time of ['', 'soon', '294276-12-31T23:59:59.999+00:00']) expect(stored(time).firedAt, time).toBe(time);
   });
 });

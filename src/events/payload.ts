@@ -40,9 +40,14 @@ export function publicIdOf(typename: 'Task' | 'Reminder', id: string): string {
   return Buffer.from(`${typename}:${id}`, 'utf8').toString('base64');
 }
 
-/** A stored time in the form every channel gives: RFC 3339, UTC, milliseconds, `Z`. */
+/**
+ * A stored time in the form every channel gives: RFC 3339, UTC, milliseconds, `Z`. A value that is
+ * not a time JavaScript can hold (a hand-written row, a year past 275760) is given as stored: a
+ * delivery must not fail on its body's formatting.
+ */
 function utcTimestamp(stored: string): string {
-  return new Date(stored).toISOString();
+  const at = new Date(stored);
+  return Number.isNaN(at.getTime()) ? stored : at.toISOString();
 }
 
 export function reminderFiredPayload(event: {
