@@ -94,6 +94,35 @@ it('sends only heartbeats and idle polls while idle, also after its LISTEN backe
   expect(await eventRows(viewer.userId)).toHaveLength(1);
 });
 
+// The idle poll's one statement (issue 7: idle statements per second no worse than 0.63). With the
+// heartbeat out of the window, the polls alone: a pass of three statements (fire, claim deliveries,
+// next due) made each poll cost 3; looking first (next due) makes one that finds nothing cost 1.
+it('an idle poll that finds nothing due sends one statement; one that finds an unannounced reminder fires it', { timeout: 60_000 }, async () => {
+  const pollMs = 250;
+  const local = await startLocalDispatcher({ idlePollMs: pollMs, heartbeatMs: 30_000, deadAfterMs: 60_000 });
+  await statementsOver(500, local.statements); // the first pass at start, with its full set
+  const windowMs = 3000;
+  const statements = await statementsOver(windowMs, local.statements);
+  const polls = windowMs / pollMs;
+  console.log(`idle polls every ${pollMs} ms: ${statements} dispatcher statements in ${windowMs} ms`);
+  expect(statements).toBeGreaterThanOrEqual(polls / 2);
+  expect(statements).toBeLessThanOrEqual(polls + 2);
+
+  // A reminder no notification announces (its insert trigger is off): the poll's look finds it, and
+  // the pass planned from that look fires it.
+  await testPool().query('ALTER TABLE reminders DISABLE TRIGGER reminders_notify_insert');
+  try {
+    const viewer = await viewerForSubject(own.db, `pins-${randomUUID()}`, null);
+    const at = new Date(Date.now() + 1500);
+    const task = await createTask(own.db, viewer, { title: 'unannounced', deadline: new Date(Date.now() + 3_600_000), reminders: [{ at }] });
+    const reminderId = (await testPool().query<{ id: string }>('SELECT id FROM reminders WHERE task_id = $1', [task.id])).rows[0]?.id ?? '';
+    await eventually('the unannounced reminder to fire', async () => (await reminderRows([reminderId])).get(reminderId)?.status === 'SENT', { timeoutMs: 20_000, intervalMs: 20 });
+    expect(await eventRows(viewer.userId)).toHaveLength(1);
+  } finally {
+    await testPool().query('ALTER TABLE reminders ENABLE TRIGGER reminders_notify_insert');
+  }
+});
+
 it('a deadline moved while the fire statement holds the reminder: the fire commits first (SENT at the old time, one event), the move succeeds and moves only the pending one', { timeout: 60_000 }, async () => {
   const viewer = await viewerForSubject(own.db, `pins-${randomUUID()}`, null);
   const deadline = new Date(Date.now() + 3_600_000);

@@ -14,7 +14,8 @@
  *   claims older than the lease or held by a dispatcher silent for longer than its dead-after.
  * - **Schedule**: a recursive setTimeout, never setInterval: one pass finishes before the next is
  *   planned. It sleeps until the earliest due time the database knows, and LISTEN/NOTIFY wakes it
- *   early when something becomes due sooner; a slow fallback poll covers lost notifications. Rows
+ *   early when something becomes due sooner; a slow fallback poll covers lost notifications (one
+ *   statement when it finds nothing due: it looks before it fires). Rows
  *   it could not take because someone else holds them locked are retried on a backoff, not in a loop.
  */
 import { randomBytes } from 'node:crypto';
@@ -28,7 +29,7 @@ import type { Notifier } from '../notifiers/notifier.js';
 import { advanceDueSeries } from './advance-series.js';
 import { fireDueReminders, type FiredEvent } from './sql/fire-reminders.js';
 import { heartbeatAndRecover } from './sql/heartbeat-and-recover.js';
-import { nextDue } from './sql/next-due.js';
+import { nextDue, type NextDue } from './sql/next-due.js';
 import { registerDispatcher } from './sql/register-dispatcher.js';
 import { unregisterDispatcher } from './sql/unregister-dispatcher.js';
 
@@ -73,6 +74,8 @@ const SKIPPED_RETRY_FIRST_MS = 50;
 const SKIPPED_RETRY_MAX_MS = 1000;
 /** The first retry after a failed pass: "at once", but not a hot loop against a dead server. */
 const ERROR_RETRY_FIRST_MS = 50;
+/** `since` for a fallback pass's look: it fired and claimed nothing, so nothing due counts as skipped. */
+const NOTHING_TAKEN = { reminders: new Date(0), deliveries: new Date(0) };
 
 export class Dispatcher {
   readonly id: string;
@@ -90,6 +93,12 @@ export class Dispatcher {
   /** The latest start(), which stop() waits for. */
   private starting: Promise<void> | undefined;
   private wakeDuringPass = false;
+  /**
+   * The planned pass is the fallback poll (nothing was known to be due before it): it looks first,
+   * with the one next-due statement, and fires and claims only if that finds something due. An idle
+   * dispatcher then sends one statement per poll instead of three.
+   */
+  private fallbackPlanned = false;
   private stopping = false;
   /** Database clock minus local clock, learned from each nextDue(). */
   private clockOffsetMs = 0;
@@ -205,51 +214,86 @@ export class Dispatcher {
     if (atLocalMs < this.plannedAt) this.schedule(Math.max(0, atLocalMs - Date.now()));
   }
 
-  private schedule(delayMs: number): void {
+  private schedule(delayMs: number, fallback = false): void {
     clearTimeout(this.timer);
     this.plannedAt = Date.now() + delayMs;
+    this.fallbackPlanned = fallback;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.plannedAt = Infinity;
-      this.pass = this.runPass().finally(() => {
+      this.pass = this.runPass(this.fallbackPlanned).finally(() => {
         this.pass = undefined;
       });
     }, delayMs);
   }
 
-  /** One pass: fire everything due, start due deliveries, then plan the next pass. */
-  private async runPass(): Promise<void> {
-    let delayMs = this.options.idlePollMs;
+  /**
+   * One pass: fire everything due, start due deliveries, then plan the next pass. A `fallback` pass
+   * (the idle poll) first asks the database whether anything is due at all, and stops there if not.
+   */
+  private async runPass(fallback: boolean): Promise<void> {
+    let next = { delayMs: this.options.idlePollMs, fallback: false };
     try {
       this.wakeDuringPass = false;
-      const firedUpTo = await this.fireDue();
-      await this.advanceSeries();
-      const claimedUpTo = await this.deliveries.startDue();
-      const due = await nextDue(this.db, { reminders: firedUpTo, deliveries: claimedUpTo ?? firedUpTo });
-      this.clockOffsetMs = due.databaseNow.getTime() - Date.now();
-      const deliveriesMatter = this.deliveries.capacity() > 0;
-      if (due.seriesInMs !== null) this.seriesCheckAt = Math.min(this.seriesCheckAt, Date.now() + due.seriesInMs);
-      for (const inMs of [due.reminderInMs, due.seriesInMs, deliveriesMatter ? due.deliveryInMs : null]) {
-        if (inMs !== null) delayMs = Math.min(delayMs, Math.max(0, inMs));
-      }
-      if (due.remindersSkipped || (deliveriesMatter && due.deliveriesSkipped)) {
-        // Someone else holds due rows: usually another dispatcher's statement, done in
-        // milliseconds; sometimes an outside lock held for long. Look again, less and less often.
-        delayMs = Math.min(delayMs, this.skippedRetryMs);
-        this.skippedRetryMs = Math.min(this.skippedRetryMs * 2, SKIPPED_RETRY_MAX_MS);
+      const look = fallback ? await nextDue(this.db, NOTHING_TAKEN) : undefined;
+      if (look && !this.dueNow(look)) {
+        next = this.planFrom(look);
       } else {
-        this.skippedRetryMs = SKIPPED_RETRY_FIRST_MS;
+        if (look) this.learnFrom(look);
+        const firedUpTo = await this.fireDue();
+        await this.advanceSeries();
+        const claimedUpTo = await this.deliveries.startDue();
+        next = this.planFrom(await nextDue(this.db, { reminders: firedUpTo, deliveries: claimedUpTo ?? firedUpTo }));
       }
-      if (this.wakeDuringPass) delayMs = 0;
       if (this.errorRetryMs !== ERROR_RETRY_FIRST_MS) log.info('dispatcher recovered', { dispatcher: this.id });
       this.errorRetryMs = ERROR_RETRY_FIRST_MS;
     } catch (error) {
       // Whatever failed left nothing claimed (firing is one statement): retry at once, then back off.
       log.error('dispatcher pass failed; retrying', { dispatcher: this.id, error, inMs: this.errorRetryMs });
-      delayMs = this.errorRetryMs;
+      next = { delayMs: this.errorRetryMs, fallback: false };
       this.errorRetryMs = Math.min(this.errorRetryMs * 4, this.options.retryMaxMs);
     }
-    if (!this.stopping) this.schedule(delayMs);
+    if (!this.stopping) this.schedule(next.delayMs, next.fallback);
+  }
+
+  /** The database clock's offset, and when the next series may need advancing. */
+  private learnFrom(due: NextDue): void {
+    this.clockOffsetMs = due.databaseNow.getTime() - Date.now();
+    if (due.seriesInMs !== null) this.seriesCheckAt = Math.min(this.seriesCheckAt, Date.now() + due.seriesInMs);
+  }
+
+  /** Whether a fallback pass's look found work: a due reminder, series deadline, or delivery with a free slot. */
+  private dueNow(due: NextDue): boolean {
+    const deliveriesMatter = this.deliveries.capacity() > 0;
+    return [due.reminderInMs, due.seriesInMs, deliveriesMatter ? due.deliveryInMs : null].some((inMs) => inMs !== null && inMs <= 0);
+  }
+
+  /**
+   * When to run the next pass, from what the database says is due (and learns its clock from it).
+   * With nothing known due before the idle poll, that pass is a fallback pass.
+   */
+  private planFrom(due: NextDue): { delayMs: number; fallback: boolean } {
+    this.learnFrom(due);
+    const deliveriesMatter = this.deliveries.capacity() > 0;
+    let delayMs = this.options.idlePollMs;
+    let fallback = true;
+    for (const inMs of [due.reminderInMs, due.seriesInMs, deliveriesMatter ? due.deliveryInMs : null]) {
+      if (inMs !== null && inMs < delayMs) {
+        delayMs = Math.max(0, inMs);
+        fallback = false;
+      }
+    }
+    if (due.remindersSkipped || (deliveriesMatter && due.deliveriesSkipped)) {
+      // Someone else holds due rows: usually another dispatcher's statement, done in
+      // milliseconds; sometimes an outside lock held for long. Look again, less and less often.
+      delayMs = Math.min(delayMs, this.skippedRetryMs);
+      fallback = false;
+      this.skippedRetryMs = Math.min(this.skippedRetryMs * 2, SKIPPED_RETRY_MAX_MS);
+    } else {
+      this.skippedRetryMs = SKIPPED_RETRY_FIRST_MS;
+    }
+    if (this.wakeDuringPass) return { delayMs: 0, fallback: false };
+    return { delayMs, fallback };
   }
 
   /** Advances series past their deadlines when one may be due (see `seriesCheckAt`). */
