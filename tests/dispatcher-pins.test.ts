@@ -1,6 +1,6 @@
 /**
- * Two dispatcher promises pinned to one outcome each (issue 13, items 3 and 4), on a database of this
- * file's own (the listener is cut by application_name, which would hit other files' dispatchers).
+ * Dispatcher promises pinned to one outcome each (issue 13, items 3 and 4; issue 7's idle cost), on a
+ * database of this file's own (the listener is cut by application_name, which would hit other files' dispatchers).
  *
  * 1. No busy polling (README: "Each one sleeps until the next due time ... so it never busy-polls"):
  *    the statements an idle dispatcher sends over a 4 s window, at the documented defaults (heartbeat
@@ -9,6 +9,9 @@
  *    real (pg_terminate_backend), the listener reconnects (its public `reconnected` hook, the signal
  *    the dispatcher itself uses), the next window is as quiet, and a reminder created afterwards fires
  *    through the new connection long before the 60 s idle poll this test configures for that part.
+ * 1b. The idle poll looks before it fires: with the heartbeat out of the window, polls every 250 ms
+ *    send about one statement each (a full pass would send three), and a reminder created with its
+ *    wake-up notification switched off is still found by a poll and fired.
  * 2. A deadline moved while the fire statement holds its reminder (README: "Claiming and firing due
  *    reminders is one autocommit statement"): the owner has a webhook endpoint and the test holds the
  *    owner's row (FOR UPDATE), so the fire statement, having locked and settled the reminder, waits at

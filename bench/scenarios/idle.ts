@@ -72,7 +72,7 @@ async function run(context: BenchContext): Promise<Table[]> {
         `Each worker started on an empty database and left alone for ${SETTLE_MS / 1000} s, then measured over ${windowMs / 1000} s: statements = pg_stat_statements calls delta ` +
           'for its database (matched by dbid, read from the postgres database so reading does not count), WAL = pg_stat_statements wal_bytes delta of its database (what its own statements wrote; autovacuum and other databases excluded). ' +
           'Each system alone, in its own fresh database on the same server, in the bench process. Windows are short against some periods (maintenance every 120 s, idle poll 10 s), so expect some jitter.',
-        'Tickler: one dispatcher with default settings as `npm run worker` runs it (heartbeat every 3 s, fallback pass every 10 s: fire due reminders, claim due deliveries, read the next due time; woken by LISTEN/NOTIFY otherwise). ' +
+        'Tickler: one dispatcher with default settings as `npm run worker` runs it (heartbeat every 3 s, fallback poll every 10 s: one statement reading the next due times, and the full pass of fire, claim deliveries and next due only when that finds something due; woken by LISTEN/NOTIFY otherwise). ' +
           'Its LISTEN connection is also pinged every 2 s with an empty query, a round trip that executes no statement and so is not counted by pg_stat_statements.',
         `graphile-worker: ${describeProfile('graphile-worker', 'default')}, one task.`,
         `pg-boss: ${describeProfile('pg-boss', 'default')}, one queue.`,
@@ -94,9 +94,9 @@ function whereTicklerLoses(tickler: IdleResult, anchors: Record<AnchorSystem, Id
   const fewerStatements = ANCHORS.filter((system) => anchors[system].perSecond < tickler.perSecond);
   if (fewerStatements.length > 0) {
     notes.push(
-      `Why ${fewerStatements.join(' and ')} send${fewerStatements.length === 1 ? 's' : ''} fewer statements: Tickler's idle dispatcher runs a heartbeat every 3 s plus a fallback pass every 10 s ` +
-        'of three statements (fire due reminders, claim due deliveries, read the next due time), where graphile-worker sends one get_jobs every 2 s. ' +
-        'The heartbeat is what lets another dispatcher hand a crashed one\'s claims on within ~10 s (see the crash table); the fallback pass covers lost notifications.',
+      `Why ${fewerStatements.join(' and ')} send${fewerStatements.length === 1 ? 's' : ''} fewer statements: Tickler's idle dispatcher runs a heartbeat every 3 s plus a fallback poll every 10 s ` +
+        'of one statement (the next due times), where graphile-worker sends one get_jobs every 2 s. ' +
+        'The heartbeat is what lets another dispatcher hand a crashed one\'s claims on within ~10 s (see the crash table); the fallback poll covers lost notifications.',
     );
   }
   const lessWal = ANCHORS.filter((system) => anchors[system].walPerMinute < tickler.walPerMinute);
