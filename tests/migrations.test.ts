@@ -297,6 +297,38 @@ describe('prisma/schema.prisma and the migrated database', () => {
     );
   });
 
+  it('reports a partial unique index with another predicate or another name', async () => {
+    const schema = await readFile(SCHEMA_PATH, 'utf8');
+    const url = await scratchDatabase();
+    await migrate(url);
+    const driftAfter = (sql: string) =>
+      withPgClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          await client.query(sql);
+          return await schemaDrift(client, schema);
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      }, url);
+
+    expect(await driftAfter('SELECT 1')).toEqual([]);
+    // The same predicate written as raw SQL in the schema.
+    const declared = '@unique(where: { snoozedFromId: { not: null } })';
+    expect(schema).toContain(declared);
+    const raw = schema.replace(declared, '@unique(where: raw("\\"snoozed_from_id\\" IS NOT NULL"))');
+    expect(await withPgClient((client) => schemaDrift(client, raw), url)).toEqual([]);
+    // NULLs only: the index no longer stops a second snooze of one reminder.
+    expect(
+      await driftAfter(`DROP INDEX "reminders_snoozed_from_id_key";
+        CREATE UNIQUE INDEX "reminders_snoozed_from_id_key" ON "reminders"("snoozed_from_id") WHERE "snoozed_from_id" IS NULL`),
+    ).toEqual(['Reminder: partial unique (snoozed_from_id): WHERE (snoozed_from_id IS NOT NULL) in the schema but WHERE (snoozed_from_id IS NULL) in the database']);
+    // src/domain/snooze.ts maps a violation to ALREADY_SNOOZED by this name.
+    expect(await driftAfter('ALTER INDEX "reminders_snoozed_from_id_key" RENAME TO "reminders_snoozed_from_key"')).toEqual([
+      'Reminder: partial unique (snoozed_from_id): named "reminders_snoozed_from_id_key" in the schema but "reminders_snoozed_from_key" in the database',
+    ]);
+  });
+
   it('reports what the schema declares but the database lacks', async () => {
     const schema = (await readFile(SCHEMA_PATH, 'utf8'))
       .replace('  lastError     String?', '  snoozedUntil  DateTime?      @map("snoozed_until")\n  lastError     String?')

@@ -7,9 +7,10 @@
  * database side from information_schema and pg_catalog, both limited to the current schema.
  *
  * What Prisma's schema language cannot express is deliberately left alone: CHECK constraints,
- * expression indexes, and partial indexes other than unique ones (declared with the `partialIndexes`
- * preview feature; the DMMF gives their columns but not their predicate, so a partial unique index
- * is compared by its columns). Everything else is compared in both directions, so a
+ * expression indexes, and partial indexes other than unique ones. A partial unique index (declared
+ * with the `partialIndexes` preview feature) is compared by its columns, its name and its predicate;
+ * the DMMF gives no predicate, so that is read from the field's `@unique(where: ...)` in the schema
+ * text (the forms `{ field: { not: null } }` and `raw("...")`). Everything else is compared in both directions, so a
  * column added by SQL alone is reported just like a field missing from the SQL.
  */
 import internals from '@prisma/internals';
@@ -47,6 +48,8 @@ interface IndexRow {
   is_primary: boolean;
   /** Has a WHERE clause (a partial index). */
   has_predicate: boolean;
+  /** The WHERE clause as PostgreSQL prints it (pg_get_expr), e.g. `(snoozed_from_id IS NOT NULL)`. */
+  predicate: string | null;
   /** Has an expression column: not something the Prisma schema can declare. */
   has_expressions: boolean;
   columns: string[];
@@ -93,7 +96,7 @@ async function readDatabase(client: pg.ClientBase): Promise<DatabaseShape> {
   const indexes = await client.query<IndexRow>(
     `SELECT t.relname AS table_name, i.relname AS index_name,
             x.indisunique AS is_unique, x.indisprimary AS is_primary,
-            x.indpred IS NOT NULL AS has_predicate, x.indexprs IS NOT NULL AS has_expressions,
+            x.indpred IS NOT NULL AS has_predicate, pg_get_expr(x.indpred, x.indrelid) AS predicate, x.indexprs IS NOT NULL AS has_expressions,
             array(SELECT a.attname::text
                     FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
@@ -332,6 +335,25 @@ const columnSetKey = (table: string, columns: readonly string[]): string => `${t
  * Every difference between the Prisma schema text and the database `client` is connected to,
  * one sentence each, sorted; empty when they agree.
  */
+/**
+ * The predicate of a field's `@unique(where: ...)`, as SQL: `{ field: { not: null } }` is
+ * `(column IS NOT NULL)`, `raw("...")` is its text. null for any other form.
+ */
+function partialUniquePredicate(schemaText: string, modelName: string, field: Field): string | null {
+  const block = new RegExp(`\\bmodel\\s+${modelName}\\s*\\{([\\s\\S]*?)\\n\\}`).exec(schemaText)?.[1] ?? '';
+  const line = block.split('\n').find((candidate) => new RegExp(`^\\s*${field.name}\\s`).test(candidate)) ?? '';
+  const notNull = new RegExp(`@unique\\(\\s*where:\\s*\\{\\s*${field.name}:\\s*\\{\\s*not:\\s*null\\s*\\}\\s*\\}`).test(line);
+  if (notNull) return `(${columnOf(field)} IS NOT NULL)`;
+  return /@unique\(\s*where:\s*raw\("((?:[^"\\]|\\.)*)"\)/.exec(line)?.[1]?.replace(/\\"/g, '"') ?? null;
+}
+
+/** Predicates compared as PostgreSQL prints them, give or take quotes, spacing and outer parentheses. */
+function normalizedPredicate(sql: string): string {
+  let text = sql.replace(/"/g, '').replace(/\s+/g, ' ').trim();
+  while (text.startsWith('(') && text.endsWith(')')) text = text.slice(1, -1).trim();
+  return text;
+}
+
 export async function schemaDrift(client: pg.ClientBase, schemaText: string): Promise<string[]> {
   const { datamodel } = await internals.getDMMF({ datamodel: schemaText });
   const database = await readDatabase(client);
@@ -422,12 +444,20 @@ export async function schemaDrift(client: pg.ClientBase, schemaText: string): Pr
   }
   // A unique index with `where:` is in datamodel.indexes but on no field's isUnique nor in uniqueIndexes.
   const expectedPartialUniques = new Map<string, string>();
+  const partialShapes = new Map<string, { description: string; name: string; predicate: string | null }>();
   for (const index of datamodel.indexes) {
     if (index.type !== 'unique') continue;
     const model = datamodel.models.find((candidate) => candidate.name === index.model);
     if (!model) continue;
-    const key = columnSetKey(tableOf(model), columnsOf(model, index.fields.map((field) => field.name)));
-    if (!expectedUniques.has(key)) expectedPartialUniques.set(key, `${model.name}: partial unique ${columnList(columnsOf(model, index.fields.map((field) => field.name)))}`);
+    const columns = columnsOf(model, index.fields.map((field) => field.name));
+    const key = columnSetKey(tableOf(model), columns);
+    if (expectedUniques.has(key)) continue;
+    const description = `${model.name}: partial unique ${columnList(columns)}`;
+    expectedPartialUniques.set(key, description);
+    const field = index.fields.length === 1 ? model.fields.find((candidate) => candidate.name === index.fields[0]?.name) : undefined;
+    const predicate = index.isDefinedOnField && field ? partialUniquePredicate(schemaText, model.name, field) : null;
+    if (predicate === null) differences.push(`${description}: its predicate is in a form this check cannot read`);
+    partialShapes.set(key, { description, name: index.dbName ?? `${tableOf(model)}_${columns.join('_')}_key`, predicate });
   }
   const compareUniques = (expected: Map<string, string>, partial: boolean) => {
     const kind = partial ? 'partial unique index' : 'unique index';
@@ -442,6 +472,10 @@ export async function schemaDrift(client: pg.ClientBase, schemaText: string): Pr
     for (const [key, index] of actual) {
       if (!expected.has(key))
         differences.push(`table "${index.table_name}": ${kind} "${index.index_name}" ${columnList(index.columns)} is in the database but not in the schema`);
+      const shape = partial ? partialShapes.get(key) : undefined;
+      if (shape && shape.name !== index.index_name) differences.push(`${shape.description}: named "${shape.name}" in the schema but "${index.index_name}" in the database`);
+      if (shape?.predicate && normalizedPredicate(shape.predicate) !== normalizedPredicate(index.predicate ?? ''))
+        differences.push(`${shape.description}: WHERE ${shape.predicate} in the schema but WHERE ${index.predicate} in the database`);
     }
   };
   compareUniques(expectedUniques, false);
