@@ -76,9 +76,12 @@ it('sends only heartbeats and idle polls while idle, also after its LISTEN backe
 
   // The same with a 60 s idle poll, so that only NOTIFY (through a new connection) can fire in time.
   const sleeper = await startLocalDispatcher({ idlePollMs: 60_000 });
+  let onReconnected: () => void = () => undefined;
   const reconnected = new Promise<void>((resolve) => {
-    void sleeper.listener.listen('tickler_test_unused', () => undefined, { reconnected: resolve });
+    onReconnected = resolve;
   });
+  // Awaited: a LISTEN still in flight when the backend is terminated below would reject unheard.
+  await sleeper.listener.listen('tickler_test_unused', () => undefined, { reconnected: onReconnected });
   const { rows } = await testPool().query<{ terminated: boolean }>(
     `SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity
      WHERE datname = current_database() AND application_name = 'tickler-listener'`,
