@@ -16,11 +16,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient, sqlPoolOf } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
-import { createScratchDatabase, testDatabaseUrl, withPgClient } from './helpers/database.js';
-import { eventually } from './helpers/sinks.js';
-import { inSeconds, newUser, startInstance, type Instance, type TestUser } from './helpers/server.js';
 import { WebhookNotifier } from '../src/notifiers/webhook.js';
-import { FAST_DISPATCHER, startDispatcher, startWebhookSink } from './helpers/sinks.js';
+import { createScratchDatabase, testDatabaseUrl, withPgClient } from './helpers/database.js';
+import { CreateTask } from './helpers/operations.js';
+import { inSeconds, newUser, run, startInstance, type Instance, type TestUser } from './helpers/server.js';
+import { eventually, FAST_DISPATCHER, startDispatcher, startWebhookSink } from './helpers/sinks.js';
 
 let scratch: { url: string; drop: () => Promise<void> };
 let instance: Instance;
@@ -68,15 +68,10 @@ describe('timestamps whatever the session and process settings', () => {
     // Whole milliseconds, a month ahead: the API rounds to milliseconds and refuses the past.
     const deadline = new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 24 * 3600 * 1000);
     const trigger = new Date(deadline.getTime() - 3600 * 1000);
-    const created = await fetch(instance.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
-      body: JSON.stringify({
-        query: `mutation($input: CreateTaskInput!) { createTask(input: $input) { __typename ... on CreateTaskSuccess { task { deadline reminders { triggerAt } } } } }`,
-        variables: { input: { title: 'zoned', deadline: deadline.toISOString(), reminders: [{ at: trigger.toISOString() }] } },
-      }),
-    }).then((response) => response.json() as Promise<{ data: { createTask: { __typename: string; task: { deadline: string; reminders: Array<{ triggerAt: string }> } } } }>);
-    expect(created.data.createTask).toMatchObject({
+    const created = await run(instance, user, CreateTask, {
+      input: { title: 'zoned', deadline: deadline.toISOString(), reminders: [{ at: trigger.toISOString() }] },
+    });
+    expect(created.createTask).toMatchObject({
       __typename: 'CreateTaskSuccess',
       task: { deadline: deadline.toISOString(), reminders: [{ triggerAt: trigger.toISOString() }] },
     });
@@ -122,19 +117,17 @@ describe('a reminder fired in a database whose TimeZone is America/New_York', ()
       const user = await newUser('zoned-fire');
       const url = sink.route('zoned');
       await request(user, `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { __typename } }`, { input: { url } });
-      const created = await request<{ createTask: { task: { deadline: string; reminders: Array<{ triggerAt: string }> } } }>(
-        user,
-        `mutation($input: CreateTaskInput!) { createTask(input: $input) { ... on CreateTaskSuccess { task { deadline reminders { triggerAt } } } } }`,
-        { input: { title: 'zoned fire', deadline: inSeconds(3600), reminders: [{ at: inSeconds(1) }] } },
-      );
+      const created = await run(instance, user, CreateTask, { input: { title: 'zoned fire', deadline: inSeconds(3600), reminders: [{ at: inSeconds(1) }] } });
+      if (created.createTask.__typename !== 'CreateTaskSuccess') throw new Error(`setup failed: ${JSON.stringify(created.createTask)}`);
+      const { task } = created.createTask;
       const [delivered] = await eventually('the webhook', () => (sink.requestsTo(url).length > 0 ? sink.requestsTo(url) : undefined), 15_000);
       const body = JSON.parse(delivered!.body) as { timestamp: string; data: { deadline: string; triggerAt: string; firedAt: string } };
       const stored = await withPgClient((client) => client.query<{ fired_at: string }>(`SELECT payload->>'firedAt' AS fired_at FROM events`), scratch.url);
       // The premise: the log holds jsonb's form of a timestamptz in the pool's zone, not the API's.
       expect(stored.rows[0]?.fired_at).toMatch(/\+00:00$/);
       const rfc3339Utc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-      expect(body.data.deadline).toBe(created.createTask.task.deadline);
-      expect(body.data.triggerAt).toBe(created.createTask.task.reminders[0]?.triggerAt);
+      expect(body.data.deadline).toBe(task.deadline);
+      expect(body.data.triggerAt).toBe(task.reminders[0]?.triggerAt);
       expect(body.data.firedAt).toMatch(rfc3339Utc);
       expect(new Date(body.data.firedAt).getTime()).toBe(new Date(stored.rows[0]!.fired_at).getTime());
       expect(body.timestamp).toBe(body.data.firedAt);

@@ -262,10 +262,14 @@ export class Dispatcher {
     if (due.seriesInMs !== null) this.seriesCheckAt = Math.min(this.seriesCheckAt, Date.now() + due.seriesInMs);
   }
 
+  /** Milliseconds until each kind of work this dispatcher would do is due (deliveries only with a free slot). */
+  private dueTimes(due: NextDue): Array<number | null> {
+    return [due.reminderInMs, due.seriesInMs, this.deliveries.capacity() > 0 ? due.deliveryInMs : null];
+  }
+
   /** Whether a fallback pass's look found work: a due reminder, series deadline, or delivery with a free slot. */
   private dueNow(due: NextDue): boolean {
-    const deliveriesMatter = this.deliveries.capacity() > 0;
-    return [due.reminderInMs, due.seriesInMs, deliveriesMatter ? due.deliveryInMs : null].some((inMs) => inMs !== null && inMs <= 0);
+    return this.dueTimes(due).some((inMs) => inMs !== null && inMs <= 0);
   }
 
   /**
@@ -274,16 +278,15 @@ export class Dispatcher {
    */
   private planFrom(due: NextDue): { delayMs: number; fallback: boolean } {
     this.learnFrom(due);
-    const deliveriesMatter = this.deliveries.capacity() > 0;
     let delayMs = this.options.idlePollMs;
     let fallback = true;
-    for (const inMs of [due.reminderInMs, due.seriesInMs, deliveriesMatter ? due.deliveryInMs : null]) {
+    for (const inMs of this.dueTimes(due)) {
       if (inMs !== null && inMs < delayMs) {
         delayMs = Math.max(0, inMs);
         fallback = false;
       }
     }
-    if (due.remindersSkipped || (deliveriesMatter && due.deliveriesSkipped)) {
+    if (due.remindersSkipped || (this.deliveries.capacity() > 0 && due.deliveriesSkipped)) {
       // Someone else holds due rows: usually another dispatcher's statement, done in
       // milliseconds; sometimes an outside lock held for long. Look again, less and less often.
       delayMs = Math.min(delayMs, this.skippedRetryMs);
