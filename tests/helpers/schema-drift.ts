@@ -10,8 +10,8 @@
  * expression indexes, and partial indexes other than unique ones. A partial unique index (declared
  * with the `partialIndexes` preview feature) is compared by its columns, its name and its predicate;
  * the DMMF gives no predicate, so that is read from the field's `@unique(where: ...)` in the schema
- * text (the forms `{ field: { not: null } }` and `raw("...")`). Everything else is compared in both directions, so a
- * column added by SQL alone is reported just like a field missing from the SQL.
+ * text (the forms `{ field: { not: null } }` and `raw("...")`). Everything else is compared in both
+ * directions, so a column added by SQL alone is reported just like a field missing from the SQL.
  */
 import internals from '@prisma/internals';
 import type pg from 'pg';
@@ -332,10 +332,6 @@ const columnList = (columns: readonly string[]): string => `(${columns.join(', '
 const columnSetKey = (table: string, columns: readonly string[]): string => `${table}${columnList([...columns].sort())}`;
 
 /**
- * Every difference between the Prisma schema text and the database `client` is connected to,
- * one sentence each, sorted; empty when they agree.
- */
-/**
  * The predicate of a field's `@unique(where: ...)`, as SQL: `{ field: { not: null } }` is
  * `(column IS NOT NULL)`, `raw("...")` is its text. null for any other form.
  */
@@ -354,6 +350,10 @@ function normalizedPredicate(sql: string): string {
   return text;
 }
 
+/**
+ * Every difference between the Prisma schema text and the database `client` is connected to,
+ * one sentence each, sorted; empty when they agree.
+ */
 export async function schemaDrift(client: pg.ClientBase, schemaText: string): Promise<string[]> {
   const { datamodel } = await internals.getDMMF({ datamodel: schemaText });
   const database = await readDatabase(client);
@@ -443,7 +443,6 @@ export async function schemaDrift(client: pg.ClientBase, schemaText: string): Pr
     for (const columns of sets) expectedUniques.set(columnSetKey(table, columns), `${model.name}: unique ${columnList(columns)}`);
   }
   // A unique index with `where:` is in datamodel.indexes but on no field's isUnique nor in uniqueIndexes.
-  const expectedPartialUniques = new Map<string, string>();
   const partialShapes = new Map<string, { description: string; name: string; predicate: string | null }>();
   for (const index of datamodel.indexes) {
     if (index.type !== 'unique') continue;
@@ -453,7 +452,6 @@ export async function schemaDrift(client: pg.ClientBase, schemaText: string): Pr
     const key = columnSetKey(tableOf(model), columns);
     if (expectedUniques.has(key)) continue;
     const description = `${model.name}: partial unique ${columnList(columns)}`;
-    expectedPartialUniques.set(key, description);
     const field = index.fields.length === 1 ? model.fields.find((candidate) => candidate.name === index.fields[0]?.name) : undefined;
     const predicate = index.isDefinedOnField && field ? partialUniquePredicate(schemaText, model.name, field) : null;
     if (predicate === null) differences.push(`${description}: its predicate is in a form this check cannot read`);
@@ -479,7 +477,7 @@ export async function schemaDrift(client: pg.ClientBase, schemaText: string): Pr
     }
   };
   compareUniques(expectedUniques, false);
-  compareUniques(expectedPartialUniques, true);
+  compareUniques(new Map([...partialShapes].map(([key, shape]) => [key, shape.description])), true);
 
   // Plain @@index, both directions; column order matters for a b-tree, so it is compared as is.
   const expectedIndexes = new Map<string, string>();
